@@ -1,0 +1,1 @@
+"""One LightningModule per paper (a sub-package each) plus the shared data modules in `data/`."""

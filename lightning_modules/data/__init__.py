@@ -1,0 +1,1 @@
+"""Data shared by the papers: vision datasets held as tensors, and the offline mirror."""

@@ -1,0 +1,4 @@
+from reproduce.train import main
+
+if __name__ == "__main__":
+    main()
