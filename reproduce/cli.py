@@ -54,8 +54,6 @@ def one_line(message: str) -> str:
         group = missing.group(1)
         names = sorted(str(p.relative_to(CONF_DIR / group).with_suffix("")) for p in (CONF_DIR / group).rglob("*.yaml"))
         head = f"unknown {group} '{missing.group(2)}': choose {group}= one of {', '.join(names) or '(none yet)'}"
-    elif "You must specify" in head:
-        head += " (e.g. experiment=bidirectional_bp/mnist_bp, or paper=... dataset=...)"
     elif "is not in struct" in head:
         full_key = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("full_key:")), "")
         head = f"unknown config key '{full_key}': check its spelling, or add a new key with +{full_key}=..."
@@ -69,6 +67,9 @@ def validate_overrides_or_exit(args: list[str]) -> None:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
+    from reproduce.errors import UserError
+    from reproduce.train import check_choices
+
     try:
         point = _first_point(args)
     except Exception as err:  # a syntax error in an override
@@ -79,7 +80,11 @@ def validate_overrides_or_exit(args: list[str]) -> None:
     register_resolvers()
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            compose(config_name="train", overrides=point, return_hydra_config=True)
+            cfg = compose(config_name="train", overrides=point, return_hydra_config=True)
+        check_choices(cfg)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
     except (HydraException, OmegaConfBaseException) as err:
         print(f"error: {one_line(str(err))}", file=sys.stderr)
         sys.exit(2)

@@ -31,6 +31,14 @@ for _pattern in (r"`isinstance\(treespec, LeafSpec\)` is deprecated", r"The numb
     warnings.filterwarnings("ignore", message=_pattern)
 
 
+def check_choices(cfg: DictConfig) -> None:
+    """paper and dataset are required; they default to null only so a sweep over experiments composes."""
+    for group in ("paper", "dataset"):
+        if cfg.get(group) is None:
+            raise UserError(f"no {group} chosen: pass experiment=<paper>/<name> (one of conf/experiment/) "
+                            f"or both paper=... and dataset=...")
+
+
 def check_hardware(hardware: DictConfig) -> None:
     """Fail before anything is built when the config asks for a device this machine lacks."""
     if hardware.accelerator in ("gpu", "cuda"):
@@ -93,6 +101,7 @@ def build_trainer(cfg: DictConfig, logger):
 
 def run(cfg: DictConfig) -> dict[str, float]:
     """One job. Returns its final metrics (also logged to MLflow with published/gap values)."""
+    check_choices(cfg)
     check_hardware(cfg.hardware)
     import lightning as L
     import torch
