@@ -21,6 +21,7 @@ from pathlib import Path
 
 from reproduce import CONF_DIR, REPO_ROOT, register_resolvers
 
+# Claim operators: these four compare means; `closer`, `ratio>=` and `within` are handled in claim_verdict.
 OPS = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
 
 
@@ -138,6 +139,10 @@ def claim_verdict(claim: dict, runs_by_exp: dict[str, list]) -> tuple[str, str]:
         return ("claim holds" if holds else "claim fails"), f"|{lhs_text} − ref| vs |{rhs_text} − ref|; ref {ref_text}"
     if lhs is None or rhs is None:
         return "not run", f"{lhs_text} {op} {rhs_text}"
+    if op == "within":  # |lhs - rhs| <= value: "ends within 1.5 points of the exact method"
+        diff = abs(lhs - rhs)
+        holds = diff <= float(claim["value"])
+        return ("claim holds" if holds else "claim fails"), f"|{lhs_text} − {rhs_text}| = {diff:.3g} (needs ≤ {claim['value']})"
     if op == "ratio>=":
         ratio = lhs / rhs if rhs else math.inf
         holds = ratio >= float(claim["value"])

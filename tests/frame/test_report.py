@@ -40,6 +40,8 @@ def test_claim_verdicts_follow_the_numbers():
     assert report.claim_verdict({"metric": "m", "lhs": "b", "op": "ratio>=", "rhs": "a", "value": 3}, runs)[0] == "claim fails"
     assert report.claim_verdict({"metric": "m", "lhs": "b", "op": "ratio>=", "rhs": "a", "value": 2}, runs)[0] == "claim holds"
     assert report.claim_verdict({"metric": "m", "lhs": "missing", "op": "<", "rhs": "a"}, runs)[0] == "not run"
+    assert report.claim_verdict({"metric": "m", "lhs": "a", "op": "within", "rhs": "b", "value": 2}, runs)[0] == "claim holds"
+    assert report.claim_verdict({"metric": "m", "lhs": "a", "op": "within", "rhs": "b", "value": 1.5}, runs)[0] == "claim fails"
 
 
 def test_report_cli_writes_files(tmp_path, tracking_uri):
