@@ -31,11 +31,15 @@ SELECTIONS = ("air", "roulette", "sequential")
 BACKENDS = ("auto", "twin", "cuda")
 
 # An ACO step has nothing for a torch optimizer to do; Lightning's notice about that is expected.
-warnings.filterwarnings("ignore", message=r".*`configure_optimizers` returned `None`.*")
+warnings.filterwarnings("ignore", message=r".*configure_optimizers` returned `None`")
 
 
 class Constructor:
-    """Tours and lengths for one iteration, by selection rule and backend (twin, CUDA, sequential)."""
+    """Tours and lengths for one iteration, by selection rule and backend (twin, CUDA, sequential).
+
+    The twin and the sequential baseline compute on CPU arrays; on a GPU run they copy P to the
+    host and the tours back (only meaningful for comparisons: the kernels are the GPU path).
+    """
 
     def __init__(self, selection: str, backend: str, m: int, n: int, seed: int, device: torch.device):
         self.selection, self.m, self.n, self.seed, self.device = selection, m, n, int(seed), device
@@ -46,8 +50,6 @@ class Constructor:
         if backend == "cuda" and device.type != "cuda":
             raise UserError("construction backend 'cuda' needs the module on a GPU: add hardware=gpu "
                             "(or use paper.module.backend=twin)")
-        if backend == "twin" and device.type != "cpu":
-            raise UserError("the CPU twin runs on CPU tensors: use hardware=cpu or paper.module.backend=cuda")
         self.backend = backend
         self.rng = np.random.default_rng(self.seed)  # sequential baseline only
         self.ws = None
@@ -63,33 +65,35 @@ class Constructor:
 
             weights = P if self.selection == "air" else aco.quantize_rows(P)
             return aco.construct(self.selection, weights, D, self.m, self.seed, round_base)
-        P_np = P.numpy()
+        from kernels import aco_cpu
+
+        P_np = P.cpu().numpy()
         if self.backend == "sequential":
             tours = construct_sequential(P_np, self.m, self.rng)
+        elif self.selection == "air":
+            tours = aco_cpu.construct_air(P_np, self.m, self.seed, round_base, ws=self.ws)
         else:
-            from kernels import aco_cpu
-
-            if self.selection == "air":
-                tours = aco_cpu.construct_air(P_np, self.m, self.seed, round_base, ws=self.ws)
-            else:
-                tours = aco_cpu.construct_roulette(aco_cpu.quantize_rows(P_np), self.m, self.seed, round_base,
-                                                   ws=self.ws)
-        from kernels.aco_cpu import tour_lengths
-
-        return torch.from_numpy(tours), torch.from_numpy(tour_lengths(D_np, tours))
+            tours = aco_cpu.construct_roulette(aco_cpu.quantize_rows(P_np), self.m, self.seed, round_base, ws=self.ws)
+        lengths = aco_cpu.tour_lengths(D_np, tours)
+        return torch.from_numpy(tours).to(self.device), torch.from_numpy(lengths).to(self.device)
 
 
 class ParallelACO(L.LightningModule):
     """MMAS on one TSPLIB instance with AIR, roulette or sequential tour construction."""
 
     def __init__(self, optimizer: dict, selection: str = "air", backend: str = "auto", seed: int = 0,
-                 instance: TSPInstance | None = None):
+                 iterations: int | None = None, ants: int | None = None, instance: TSPInstance | None = None):
         super().__init__()
         if selection not in SELECTIONS:
             raise UserError(f"selection '{selection}' is unknown: use one of {', '.join(SELECTIONS)}")
         if backend not in BACKENDS:
             raise UserError(f"backend '{backend}' is unknown: use one of {', '.join(BACKENDS)}")
         params = {k: v for k, v in dict(optimizer).items() if k != "name"}
+        # The budget (a profile's choice) overrides the optimizer's published iteration / ant counts.
+        if iterations is not None:
+            params["iterations"] = int(iterations)
+        if ants is not None:
+            params["ants"] = int(ants)
         try:
             self.params = MMASParams(**params)
         except TypeError as err:
@@ -198,10 +202,8 @@ def run_colony(instance: TSPInstance, optimizer: dict, selection: str = "air", s
 
     max_seconds stops early (for timing studies); the summary then covers the iterations done.
     """
-    params = {k: v for k, v in dict(optimizer).items() if k != "name"}
-    if iterations is not None:
-        params["iterations"] = iterations
-    module = ParallelACO(params, selection=selection, backend=backend, seed=seed, instance=instance)
+    module = ParallelACO(optimizer, selection=selection, backend=backend, seed=seed, iterations=iterations,
+                         instance=instance)
     module.prepare(instance, torch.device(device))
     start = time.perf_counter()
     while not module.done:
