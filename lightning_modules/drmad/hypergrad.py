@@ -67,7 +67,7 @@ class HypergradResult:
     val_loss: float
     z_final: torch.Tensor
     method: str
-    kept_bytes: int  # bytes the method holds from its forward pass for its reverse pass
+    kept_bytes: int  # bytes the method holds from its forward pass for its reverse pass (weights, state)
     forward_s: float = 0.0
     reverse_s: float = 0.0
     peak_bytes: int | None = None  # process/device peak over the whole call, above the level at its start
@@ -138,7 +138,7 @@ def exact_hypergrad(problem, h, z0, sgd: InnerSGD) -> HypergradResult:
     for i in reversed(range(sgd.steps)):
         _reverse_step(problem, trajectory[i], h, i, sgd, dz, dv, dh)
     _sync(z0)
-    kept = trajectory.nbytes
+    kept = trajectory.nbytes + z_final.nbytes  # z_0..z_{T-1} and z_T
     return HypergradResult(dh, val, z_final, "exact", kept, t1 - t0, time.perf_counter() - t1)
 
 
@@ -177,6 +177,8 @@ def reversible_hypergrad(problem, h, z0, sgd: InnerSGD, bits: int = 52) -> Hyper
     """
     fx = FixedPoint(bits)
     n, d = rational(sgd.momentum)
+    if n == 0:
+        raise ValueError("exact_reversible needs momentum > 0 (v <- 0 * v forgets v entirely): use method 'exact'")
     gamma = n / d  # the momentum actually applied, exactly n/d
     dtype = z0.dtype
     t0 = time.perf_counter()
@@ -202,8 +204,8 @@ def reversible_hypergrad(problem, h, z0, sgd: InnerSGD, bits: int = 52) -> Hyper
         V += fx.to_int((1.0 - gamma) * g)
         V = torch.div(V, n, rounding_mode="floor") * d + remainders[i].long()
     _sync(z0)
-    result = HypergradResult(dh, val, z_final, "exact_reversible", remainders.nbytes,
-                             t1 - t0, time.perf_counter() - t1)
+    kept = remainders.nbytes + Z.nbytes + V.nbytes  # remainders + the final integer state
+    result = HypergradResult(dh, val, z_final, "exact_reversible", kept, t1 - t0, time.perf_counter() - t1)
     result.extra["reversal_exact"] = bool(torch.equal(Z, fx.to_int(z0)) and not V.any())
     return result
 
