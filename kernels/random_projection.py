@@ -67,7 +67,8 @@ def random_projection_cuda(indptr, indices, data, n_features: int, k: int, seed:
     args = (cupy.from_dlpack(indptr), cupy.from_dlpack(indices), cupy.from_dlpack(data),
             cupy.int32(n_rows), cupy.int32(k), cupy.uint32(spec.key1), cupy.uint32(spec.key2),
             cupy.uint32(spec.thresh), cupy.uint32(spec.half), cupy.float32(spec.scale), cupy.from_dlpack(out))
-    with torch.cuda.device(device), cupy.cuda.ExternalStream(torch.cuda.current_stream(device).cuda_stream):
+    with cupy.cuda.Device(device.index or 0), \
+            cupy.cuda.ExternalStream(torch.cuda.current_stream(device).cuda_stream):
         kernel(grid, (threads,), args)
     return out
 
@@ -80,6 +81,8 @@ def random_projection_csr(matrix, k: int, seed: int = 0, distribution: str = "ac
 
     csr = matrix.tocsr().astype(np.float32)
     csr.sort_indices()
+    if csr.nnz >= 2**31:
+        raise ValueError("over 2^31 nonzeros: the kernel indexes with int32")
     as_t = lambda a, dt: torch.from_numpy(np.ascontiguousarray(a, dtype=dt)).to(device)  # noqa: E731
     return random_projection_cuda(as_t(csr.indptr, np.int32), as_t(csr.indices, np.int32),
                                   as_t(csr.data, np.float32), csr.shape[1], k, seed, distribution, density)

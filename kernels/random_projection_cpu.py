@@ -24,12 +24,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
-try:  # in-place Y += A_block @ R_block; public scipy has no out= for sparse @ dense (see _accumulate)
-    from scipy.sparse._sparsetools import csc_matvecs as _csc_matvecs
-except ImportError:  # pragma: no cover - only on a scipy that moved its private kernels
-    _csc_matvecs = None
+# scipy is imported where it is used: the GPU machine's test environment has numpy, torch and cupy
+# only, and its kernel-vs-twin test needs nothing of this module but the numpy hash.
 
 # Must equal the #defines in random_projection.cu (a test parses the source and compares).
 RP_C_FEAT = 0x85EBCA77
@@ -158,18 +155,31 @@ def dense_random_matrix(n_features: int, k: int, seed: int, distribution: str = 
     return random_entries(spec, np.arange(n_features)) * np.float32(spec.scale)
 
 
-def _accumulate(y: np.ndarray, a_csc: sp.csc_matrix, j0: int, j1: int, r_block: np.ndarray) -> None:
-    """y += A[:, j0:j1] @ r_block, in place (no n x k temporary per block)."""
+def _csc_matvecs():
+    """scipy's in-place kernel Y += A @ X (A in CSC): public scipy has no out= for sparse @ dense, and
+    `Y += A_block @ R_block` would allocate an n x k temporary per block."""
+    try:
+        from scipy.sparse._sparsetools import csc_matvecs
+    except ImportError:  # pragma: no cover - only on a scipy that moved its private kernels
+        return None
+    return csc_matvecs
+
+
+def _accumulate(y: np.ndarray, a_csc, j0: int, j1: int, r_block: np.ndarray) -> None:
+    """y += A[:, j0:j1] @ r_block, in place."""
     p0, p1 = a_csc.indptr[j0], a_csc.indptr[j1]
-    if _csc_matvecs is not None:
-        _csc_matvecs(y.shape[0], j1 - j0, y.shape[1], a_csc.indptr[j0:j1 + 1] - p0,
+    csc_matvecs = _csc_matvecs()
+    if csc_matvecs is not None:
+        csc_matvecs(y.shape[0], j1 - j0, y.shape[1], a_csc.indptr[j0:j1 + 1] - p0,
                      a_csc.indices[p0:p1], a_csc.data[p0:p1], r_block.ravel(), y.ravel())
     else:  # pragma: no cover
         y += a_csc[:, j0:j1] @ r_block
 
 
-def _sparse_random_matrix(spec: ProjectionSpec, n_features: int, block: int) -> sp.csr_matrix:
+def _sparse_random_matrix(spec: ProjectionSpec, n_features: int, block: int):
     """Only the nonzeros of a very sparse R (about density * n_features * k), unscaled, as CSR."""
+    import scipy.sparse as sp
+
     cterm = component_terms(spec.k)
     hbuf = np.empty((block, spec.k), np.uint32)
     rbuf = np.empty((block, spec.k), np.float32)
@@ -190,7 +200,9 @@ def _sparse_random_matrix(spec: ProjectionSpec, n_features: int, block: int) -> 
     return sp.csr_matrix((np.concatenate(vals), np.concatenate(cols), indptr), shape=(n_features, spec.k))
 
 
-def _as_float32(matrix) -> sp.csr_matrix | sp.csc_matrix:
+def _as_float32(matrix):
+    import scipy.sparse as sp
+
     if not sp.issparse(matrix):
         raise TypeError(f"random_projection expects a scipy.sparse matrix, got {type(matrix).__name__}")
     if matrix.format not in ("csr", "csc"):
