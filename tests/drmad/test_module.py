@@ -6,13 +6,14 @@ import torch
 from lightning_modules.drmad import DrMADDataModule, SignSGD
 from tests.helpers import compose_cfg, run_entry
 
-TINY = ["dataset=synthetic", "paper.budget.inner_steps=10", "paper.budget.claim_steps=10",
+# tracking=none: these check the module and configs; the frame's own tests cover the MLflow record.
+TINY = ["tracking=none", "dataset=synthetic", "paper.budget.inner_steps=10", "paper.budget.claim_steps=10",
         "paper.budget.drmad_meta_iterations=3", "paper.budget.exact_meta_iterations=3",
         "paper.budget.claim_meta_iterations=2", "paper.module.layer_sizes=[784,8,8,10]", "num_threads=1"]
 
 
-def test_speed_memory_experiment_runs_and_reports_ratios(tmp_path, tracking_uri):
-    m = run_entry(["experiment=drmad/speed_memory", *TINY], tmp_path, tracking_uri)
+def test_speed_memory_experiment_runs_and_reports_ratios(tmp_path):
+    m = run_entry(["experiment=drmad/speed_memory", *TINY], tmp_path)
     assert m["meta/iterations"] == 2
     for key in ("time/exact_over_drmad", "time/exact_over_drmad_reverse", "mem/exact_over_drmad_kept",
                 "mem/exact_over_drmad_peak", "hypergrad/cosine_to_exact", "time/hypergrad_s", "mem/hypergrad_peak_mb"):
@@ -23,8 +24,8 @@ def test_speed_memory_experiment_runs_and_reports_ratios(tmp_path, tracking_uri)
 
 
 @pytest.mark.parametrize("experiment", ["drmad/mnist_curve", "drmad/mnist_exact"])
-def test_curve_experiments_log_the_published_metrics(tmp_path, tracking_uri, experiment):
-    m = run_entry([f"experiment={experiment}", *TINY], tmp_path, tracking_uri)
+def test_curve_experiments_log_the_published_metrics(tmp_path, experiment):
+    m = run_entry([f"experiment={experiment}", *TINY], tmp_path)
     assert m["meta/iterations"] == 3
     for key in ("test/error_initial", "test/error_at_k", "test/error_best", "val/loss", "hyper/mean"):
         assert key in m, key
@@ -63,3 +64,13 @@ def test_paper_profile_keeps_the_claim_at_2000_steps():
         assert curve.dataset._target_ == "lightning_modules.drmad.DrMADDataModule"
         assert curve.dataset.pool_size == 20000 and curve.optimizer.batch_size == 50
     assert compose_cfg(["experiment=drmad/mnist_exact", "profile=paper"]).paper.module.meta_iterations == 30
+
+
+@pytest.mark.data
+def test_real_mnist_protocol(tmp_path, data_mirror):
+    dm = DrMADDataModule(name="mnist", root=str(tmp_path / "data"), mirror=data_mirror, meta_iterations=1)
+    dm.setup()
+    t = dm.tensors
+    assert t["pool_x"].shape == (20000, 784) and t["test_x"].shape == (5000, 784)
+    assert set(t["pool_y"].unique().tolist()) == set(range(10))
+    assert abs(float(torch.cat([t["pool_x"], t["test_x"]]).mean())) < 0.01  # centred by the training mean
