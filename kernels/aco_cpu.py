@@ -1,6 +1,6 @@
 """CPU twin of `kernels/air_select.cu`: the same tour construction, vectorised over ants with NumPy.
 
-Contract (checked by tests/parallel_aco, exactly on a GPU): for the same probability matrix, seed
+Contract (checked in tests/parallel_aco: on a GPU, and through a CPU emulation of the kernel source): for the same probability matrix, seed
 and round counter -- or the same explicit random numbers -- the twin and the kernels return
 identical tours. That holds because both sides do only operations with one correctly rounded
 answer: 32-bit integer hashing, int->float conversion of 24-bit integers, one float32 multiply,
@@ -101,20 +101,26 @@ def quantize_rows(P: np.ndarray) -> np.ndarray:
 
 
 class Workspace:
-    """Buffers for m ants on n cities and one seed, allocated once per run (none inside a step)."""
+    """Buffers for m ants on n cities and one seed, allocated once per run (none inside a step).
+
+    The AIR factors are hashed for `batch` rounds at a time: the same numbers as one round at a
+    time, with NumPy's per-call overhead paid once per batch (it dominates below ~150 cities).
+    """
+
+    BATCH_ELEMENTS = 1 << 18  # ~1 MB of uint32 per batch buffer: stays in L2
 
     def __init__(self, m: int, n: int, seed: int = 0):
         if m * n >= 2**32:
             raise ValueError("m * n must stay below 2^32 (element indices are 32-bit)")
         self.m, self.n, self.seed = m, n, seed
+        self.batch = int(max(1, min(n - 1, 32, self.BATCH_ELEMENTS // (m * n))))
         self.ants = np.arange(m, dtype=np.intp)
         elem = np.arange(m * n, dtype=np.uint32).reshape(m, n)
         self.pre_air = relabel(seed, STREAM_AIR, elem)
         self.pre_roulette = relabel(seed, STREAM_ROULETTE, np.arange(m, dtype=np.uint32))
-        self.bits = np.empty((m, n), np.uint32)
-        self.tmp = np.empty((m, n), np.uint32)
-        self.ant_bits = np.empty(m, np.uint32)
-        self.ant_tmp = np.empty(m, np.uint32)
+        self.bits = np.empty((self.batch, m, n), np.uint32)
+        self.tmp = np.empty((self.batch, m, n), np.uint32)
+        self.factors = np.empty((self.batch, m, n), np.float32)
         self.score = np.empty((m, n), np.float32)
         # Visited cities as arithmetic masks: adding 0 / -inf (AIR) or and-ing with -1 / 0
         # (roulette) is branch-free, several times faster than a masked copy.
@@ -123,7 +129,25 @@ class Workspace:
         self.weight = np.empty((m, n), np.int64)
         self.cumsum = np.empty((m, n), np.int64)
         self.above = np.empty((m, n), np.bool_)
+        self.target = np.empty(m, np.float64)
         self.tours = np.empty((m, n), np.int32)
+
+    def air_factors(self, first_counter: int, rounds: int) -> np.ndarray:
+        """float32 [rounds, m, n]: float(bits(e, c) >> 8) for c = first_counter ... + rounds - 1."""
+        keys = np.array([round_key(self.seed, STREAM_AIR, first_counter + r) for r in range(rounds)], np.uint32)
+        x, tmp = self.bits[:rounds], self.tmp[:rounds]
+        np.bitwise_xor(self.pre_air[None], keys[:, None, None], out=x)
+        _mix_inplace(x, tmp)
+        out = self.factors[:rounds]
+        np.right_shift(x, 8, out=out, casting="unsafe")  # 24-bit integers: exact in float32
+        return out
+
+    def roulette_uniforms(self, first_counter: int, rounds: int) -> np.ndarray:
+        """float64 [rounds, m]: bits(ant, c) * 2^-32 for c = first_counter ... + rounds - 1."""
+        keys = np.array([round_key(self.seed, STREAM_ROULETTE, first_counter + r) for r in range(rounds)], np.uint32)
+        x = np.bitwise_xor(self.pre_roulette[None], keys[:, None])
+        _mix_inplace(x, np.empty_like(x))
+        return x.astype(np.float64) * 2.0**-32
 
 
 def _finish(ws: Workspace) -> np.ndarray:
@@ -154,36 +178,24 @@ def construct_air(P: np.ndarray, m: int, seed: int, round_base: int, U: np.ndarr
     """
     ws = _check(P, np.float32, m, ws, seed)
     n = ws.n
-    ants, score, penalty = ws.ants, ws.score, ws.penalty
+    ants, score, penalty, tours = ws.ants, ws.score, ws.penalty, ws.tours
     penalty.fill(0.0)
-    if U is None:
-        bits = random_bits(ws.pre_air, seed, STREAM_AIR, round_base, ws.bits, ws.tmp)
-        cur = np.right_shift(bits, 8, out=bits).argmax(axis=1)
-    else:
-        cur = U[0].argmax(axis=1)
-    ws.tours[:, 0] = cur
-    penalty[ants, cur] = -np.inf
-    for r in range(1, n - 1):
-        np.take(P, cur, axis=0, out=score)
-        if U is None:
-            bits = random_bits(ws.pre_air, seed, STREAM_AIR, round_base + r, ws.bits, ws.tmp)
-            np.right_shift(bits, 8, out=bits)
-            # float32 loop: the 24-bit integers convert exactly, then one IEEE float32 multiply.
-            np.multiply(score, bits, out=score, dtype=np.float32, casting="unsafe")
-        else:
-            np.multiply(score, U[r], out=score)
-        np.add(score, penalty, out=score)
-        cur = score.argmax(axis=1)  # first maximum: ties go to the lowest city index, as in the kernel
-        ws.tours[:, r] = cur
-        penalty[ants, cur] = -np.inf
+    cur = None
+    for first in range(0, n - 1, ws.batch):
+        rounds = min(ws.batch, n - 1 - first)
+        factors = U[first: first + rounds] if U is not None else ws.air_factors(round_base + first, rounds)
+        for k in range(rounds):
+            r = first + k
+            if r == 0:
+                cur = factors[0].argmax(axis=1)  # the start city: argmax of the factors alone
+            else:
+                np.take(P, cur, axis=0, out=score)
+                np.multiply(score, factors[k], out=score)  # one IEEE float32 multiply, as the kernel
+                np.add(score, penalty, out=score)
+                cur = score.argmax(axis=1)  # first maximum: ties go to the lowest city, as in the kernel
+            tours[:, r] = cur
+            penalty[ants, cur] = -np.inf
     return _finish(ws)
-
-
-def _roulette_draws(seed: int, counter: int, ws: Workspace, R: np.ndarray | None, r: int) -> np.ndarray:
-    if R is not None:
-        return R[r]
-    bits = random_bits(ws.pre_roulette, seed, STREAM_ROULETTE, counter, ws.ant_bits, ws.ant_tmp)
-    return bits.astype(np.float64) * 2.0**-32
 
 
 def construct_roulette(Q: np.ndarray, m: int, seed: int, round_base: int, R: np.ndarray | None = None,
@@ -194,22 +206,23 @@ def construct_roulette(Q: np.ndarray, m: int, seed: int, round_base: int, R: np.
     """
     ws = _check(Q, np.int64, m, ws, seed)
     n = ws.n
-    ants, keep, weight, csum = ws.ants, ws.keep, ws.weight, ws.cumsum
+    ants, keep, weight, csum, target, tours = ws.ants, ws.keep, ws.weight, ws.cumsum, ws.target, ws.tours
+    uniforms = R if R is not None else ws.roulette_uniforms(round_base, n - 1)
     keep.fill(-1)
-    u = _roulette_draws(seed, round_base, ws, R, 0)
-    cur = np.minimum(np.floor(u * n), n - 1).astype(np.intp)
-    ws.tours[:, 0] = cur
+    cur = np.minimum(np.floor(uniforms[0] * n), n - 1).astype(np.intp)
+    tours[:, 0] = cur
     keep[ants, cur] = 0
     for r in range(1, n - 1):
         np.take(Q, cur, axis=0, out=weight)
         np.bitwise_and(weight, keep, out=weight)
         np.cumsum(weight, axis=1, out=csum)
         total = csum[:, -1]
-        u = _roulette_draws(seed, round_base + r, ws, R, r)
-        target = np.minimum(np.floor(u * total.astype(np.float64)).astype(np.int64), total - 1)
-        np.greater(csum, target[:, None], out=ws.above)
-        cur = ws.above.argmax(axis=1)  # first prefix sum above target (a bool argmax stops early)
-        ws.tours[:, r] = cur
+        np.multiply(uniforms[r], total, out=target)  # total < 2^53: exact in float64
+        np.floor(target, out=target)
+        index = np.minimum(target.astype(np.int64), total - 1)
+        np.greater(csum, index[:, None], out=ws.above)
+        cur = ws.above.argmax(axis=1)  # first prefix sum above the target (a bool argmax stops early)
+        tours[:, r] = cur
         keep[ants, cur] = 0
     return _finish(ws)
 

@@ -13,8 +13,7 @@ def test_vectorised_mix_equals_the_scalar_definition():
     out = x.copy()
     aco_cpu._mix_inplace(out, np.empty_like(out))
     assert out.tolist() == [aco_cpu.mix32(int(v)) for v in x]
-    # lowbias32 reference values (hash-prospector's published function, computed by hand here)
-    assert aco_cpu.mix32(0) == 0 and aco_cpu.mix32(1) != 1
+    assert aco_cpu.mix32(0) == 0  # xorshift-multiply steps fix 0; the keys keep 0 from ever mattering
 
 
 def test_bits_follow_the_documented_formula():
