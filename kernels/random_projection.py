@@ -15,7 +15,8 @@ from kernels import KERNEL_DIR
 from kernels.random_projection_cpu import make_spec
 
 _SOURCE = KERNEL_DIR / "random_projection.cu"
-_NAMES = ("rp_csr<0>", "rp_csr<1>")
+# Template instantiations, also read by tests/frame/test_kernels_compile.py to compile-check them.
+NAME_EXPRESSIONS = ("rp_csr<0>", "rp_csr<1>")
 MAX_THREADS = 256
 
 
@@ -24,7 +25,7 @@ def _module(defines: tuple[tuple[str, int], ...] = ()):
     import cupy
 
     options = ("--std=c++17",) + tuple(f"-D{key}={value}" for key, value in defines)
-    return cupy.RawModule(code=_SOURCE.read_text(), options=options, name_expressions=_NAMES)
+    return cupy.RawModule(code=_SOURCE.read_text(), options=options, name_expressions=NAME_EXPRESSIONS)
 
 
 def _check(name: str, tensor, dtype, device) -> None:
@@ -63,7 +64,7 @@ def random_projection_cuda(indptr, indices, data, n_features: int, k: int, seed:
     threads = min(MAX_THREADS, 32 * math.ceil(k / 32))
     grid = (n_rows, math.ceil(k / threads))
     defines = (("RP_TILE", int(tile)),) if tile else ()
-    kernel = _module(defines).get_function(_NAMES[spec.dist_id])
+    kernel = _module(defines).get_function(NAME_EXPRESSIONS[spec.dist_id])
     args = (cupy.from_dlpack(indptr), cupy.from_dlpack(indices), cupy.from_dlpack(data),
             cupy.int32(n_rows), cupy.int32(k), cupy.uint32(spec.key1), cupy.uint32(spec.key2),
             cupy.uint32(spec.thresh), cupy.uint32(spec.half), cupy.float32(spec.scale), cupy.from_dlpack(out))
