@@ -8,6 +8,7 @@ Map from the paper to the code: see `rules.py`'s docstring and README.md beside 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 
@@ -19,6 +20,7 @@ from . import rules
 from .network import FeedbackNet, conv_specs, mlp_specs
 
 ARCHITECTURES = ("auto", "mlp", "conv")
+LR_DECAYS = ("none", "linear", "cosine")
 
 
 def _user_error(message: str) -> Exception:
@@ -49,6 +51,8 @@ class BidirectionalBPModule(L.LightningModule):
         feedback_lr: float = 5e-5,
         target_code_scale: float = 0.25,
         adversarial_eps: float = 0.0,
+        lr_warmup_epochs: float = 0.0,
+        lr_decay: str = "none",
         log_alignment: bool = True,
         test_every_epoch: bool = True,
     ):
@@ -58,6 +62,8 @@ class BidirectionalBPModule(L.LightningModule):
                               "or pick an experiment=bidirectional_bp/<dataset>_<method>")
         if architecture not in ARCHITECTURES:
             raise _user_error(f"architecture={architecture!r} is unknown: use one of {ARCHITECTURES}")
+        if lr_decay not in LR_DECAYS:
+            raise _user_error(f"lr_decay={lr_decay!r} is unknown: use one of {LR_DECAYS}")
         if loss not in rules.LOSSES:
             raise _user_error(f"loss={loss!r} is unknown: use one of {rules.LOSSES}")
         self.save_hyperparameters(ignore=["optimizer"], logger=False)
@@ -104,6 +110,8 @@ class BidirectionalBPModule(L.LightningModule):
         if hp.log_alignment and batch_idx == 0:
             self._log_alignment(cache, e, grads)
         opt = self.optimizers()
+        if hp.lr_warmup_epochs > 0 or hp.lr_decay != "none":
+            self._schedule(opt)
         for (gw, gb), w, b in zip(grads, self.net.weights, self.net.biases):
             w.grad, b.grad = gw, gb
         opt.step()
@@ -116,6 +124,24 @@ class BidirectionalBPModule(L.LightningModule):
         err = (cache.logits.argmax(1) != y).float().mean() * 100.0
         self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=n)
         self.log("train/error", err, on_step=False, on_epoch=True, batch_size=n)
+
+    def _schedule(self, opt) -> None:
+        """Step size of this step: a linear ramp over the first `lr_warmup_epochs`, times a linear or
+        cosine decay to 0 at the end of the run (`lr_decay`), times the budget's lr."""
+        per_epoch = max(1, self.trainer.num_training_batches)
+        step = self.global_step + 1
+        factor = 1.0
+        if self.hparams.lr_warmup_epochs > 0:
+            factor = min(1.0, step / (self.hparams.lr_warmup_epochs * per_epoch))
+        if self.hparams.lr_decay != "none":
+            total = self.trainer.max_steps if self.trainer.max_steps > 0 else self.trainer.max_epochs * per_epoch
+            progress = min(1.0, (step - 1) / max(1, total))
+            decay = 1.0 - progress if self.hparams.lr_decay == "linear" else 0.5 * (1 + math.cos(math.pi * progress))
+            factor *= decay
+        inner = getattr(opt, "optimizer", opt)
+        base = self.hparams.lr if self.hparams.lr is not None else inner.defaults["lr"]
+        for group in inner.param_groups:
+            group["lr"] = base * factor
 
     def _log_alignment(self, cache, e, grads) -> None:
         """Angle between this rule's hidden-layer weight updates and BP's on the same batch."""

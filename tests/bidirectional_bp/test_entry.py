@@ -39,4 +39,5 @@ def test_profiles_pick_each_datasets_budget():
     assert cpu.trainer.max_epochs < 200 and cpu.paper.module.loss_reduction == "mean"
     assert cpu.paper.module.method == "dfa" and cpu.paper.module.input_shape == [1, 28, 28]
     assert list(cpu.paper.stages) == ["bidirectional_bp/mnist_*"]  # the CPU sweep leaves CIFAR-10 out
-    assert cpu.optimizer._target_ == "torch.optim.SGD"
+    assert paper.optimizer._target_ == "torch.optim.SGD" and paper.optimizer.lr == 1e-4
+    assert cpu.optimizer._target_ == "torch.optim.RMSprop" and cpu.optimizer.lr == cpu.paper.module.lr

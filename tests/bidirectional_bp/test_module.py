@@ -105,3 +105,27 @@ def test_defaults_follow_the_authors_code():
 def test_unknown_method_is_a_one_line_error():
     with pytest.raises(Exception, match="method='dfb' is unknown"):
         BidirectionalBPModule(functools.partial(torch.optim.SGD, lr=0.1), (1, 4, 4), 3, method="dfb")
+
+
+def test_warm_up_ramps_the_step_linearly():
+    torch.manual_seed(0)
+    module = BidirectionalBPModule(functools.partial(torch.optim.SGD, lr=0.01), SHAPE, K, method="dfa", lr=0.4,
+                                   mlp_hidden=HIDDEN, lr_warmup_epochs=2, test_every_epoch=False)
+    x, y = torch.rand(16, *SHAPE), torch.randint(0, K, (16,))
+    trainer = L.Trainer(max_steps=3, limit_val_batches=0, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, accelerator="cpu", devices=1)
+    trainer.fit(module, DataLoader(TensorDataset(x, y), batch_size=4))  # 4 batches/epoch: ramp of 8 steps
+    assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.4 * 3 / 8)
+
+
+@pytest.mark.parametrize("decay,factor", [("linear", 1 / 8), ("cosine", 0.5 * (1 + np.cos(np.pi * 7 / 8)))])
+def test_decay_spans_the_whole_run(decay, factor):
+    torch.manual_seed(0)
+    module = BidirectionalBPModule(None, SHAPE, K, method="bp", lr=0.4, mlp_hidden=HIDDEN, lr_decay=decay,
+                                   test_every_epoch=False)  # no optimizer partial: plain torch SGD
+    x, y = torch.rand(16, *SHAPE), torch.randint(0, K, (16,))
+    trainer = L.Trainer(max_epochs=2, limit_val_batches=0, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, accelerator="cpu", devices=1)
+    trainer.fit(module, DataLoader(TensorDataset(x, y), batch_size=4))  # 8 steps; the last at 7/8 of the run
+    assert isinstance(trainer.optimizers[0], torch.optim.SGD)
+    assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.4 * factor)
