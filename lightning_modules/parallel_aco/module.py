@@ -163,9 +163,13 @@ class ParallelACO(L.LightningModule):
         if self.done:
             self.trainer.should_stop = True
             return None
-        self.log_dict(self.iterate(), on_step=True, on_epoch=False, batch_size=1)
+        metrics = self.iterate()
         if self.done:
             self.trainer.should_stop = True
+        # Lightning's self.log costs milliseconds per call (more than an eil51 iteration), and its
+        # logger only writes every log_every_n_steps batches: log just those steps and the last one.
+        if (batch_idx + 1) % max(1, self.trainer.log_every_n_steps) == 0 or self.done:
+            self.log_dict(metrics, on_step=True, on_epoch=False, batch_size=1)
         return None
 
     def gap(self, length: float) -> float:

@@ -19,16 +19,20 @@ def construct_sequential(P: np.ndarray, m: int, rng: np.random.Generator) -> np.
     P64 = np.ascontiguousarray(P, dtype=np.float64)
     tours = np.empty((m, n), np.int32)
     allowed = np.empty(n, np.float64)
+    weights = np.empty(n, np.float64)
+    cumulative = np.empty(n, np.float64)
     for k in range(m):
+        # this ant's random numbers, drawn in one call: the start, then one per step
+        draws = rng.random(n).tolist()
         allowed.fill(1.0)
-        cur = int(rng.integers(n))
+        cur = min(int(draws[0] * n), n - 1)
         tours[k, 0] = cur
         allowed[cur] = 0.0
         for step in range(1, n):
-            cumulative = np.cumsum(P64[cur] * allowed)
-            r = rng.random() * cumulative[-1]
-            nxt = int(np.searchsorted(cumulative, r, side="right"))
-            if nxt >= n or allowed[nxt] == 0.0:  # r rounded onto the total: take the last open city
+            np.multiply(P64[cur], allowed, out=weights)
+            np.cumsum(weights, out=cumulative)
+            nxt = int(cumulative.searchsorted(draws[step] * cumulative[-1], side="right"))
+            if nxt >= n or allowed[nxt] == 0.0:  # the draw rounded onto the total: take the last open city
                 nxt = int(np.flatnonzero(allowed)[-1])
             tours[k, step] = nxt
             allowed[nxt] = 0.0

@@ -72,7 +72,7 @@ def test_every_experiment_composes_with_its_optimum_and_budget(profile):
         (item,) = cfg.published
         assert item.value == optima[instance] and item.verified is True and "TSPLIB" in item.source
         module = instantiate(cfg.paper.module, _convert_="all")
-        assert module.params.iterations == (1000 if profile == "paper" else (60 if instance in ("a280", "lin318") else 300))
+        assert module.params.iterations == (1000 if profile == "paper" else (200 if instance in ("a280", "lin318") else 300))
         assert module.params.ants is None and module.selection == selection
     cfg = cfgs[0]
     assert list(cfg.paper.seeds) == ([0, 1, 2, 3, 4] if profile == "paper" else [0])
