@@ -63,7 +63,13 @@ class DrMADHyperOpt(L.LightningModule):
         self.sgd = InnerSGD(lr=float(opt.get("lr", 0.05)), momentum=float(opt.get("momentum", 0.1)),
                             steps=int(steps if steps is not None else opt.get("steps", 2000)))
         self.batch_size = int(opt.get("batch_size", 50))
-        self.schedule = DrMADSchedule(**(drmad or {}))
+        try:
+            self.schedule = DrMADSchedule(**(drmad or {}))
+        except TypeError as err:
+            raise UserError(f"paper.module.drmad: {err}; keys are reverse_fraction, reverse_steps, b_hi, b_lo, "
+                            "batches") from err
+        if self.schedule.batches not in ("early", "aligned"):
+            raise UserError(f"paper.module.drmad.batches={self.schedule.batches!r}: use early or aligned")
         self.layer_sizes = [int(s) for s in layer_sizes]
         self.dtype_ = getattr(torch, dtype)
         num_hypers = sum(self.layer_sizes[:-1])
