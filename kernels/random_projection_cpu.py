@@ -21,6 +21,7 @@ components and then a sparse product. Importable without CuPy.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -176,28 +177,53 @@ def _accumulate(y: np.ndarray, a_csc, j0: int, j1: int, r_block: np.ndarray) -> 
         y += a_csc[:, j0:j1] @ r_block
 
 
-def _sparse_random_matrix(spec: ProjectionSpec, n_features: int, block: int):
+def _block_nonzeros(spec: ProjectionSpec, j0: int, j1: int, cterm: np.ndarray):
+    """(feature, component, sign) of the nonzeros of R[j0:j1]: for a very sparse R only the hash and
+    one comparison touch every entry."""
+    h = np.bitwise_xor(feature_keys(np.arange(j0, j1), spec.key1)[:, None], cterm[None, :])
+    _fmix32_inplace(h)
+    jj, cc = np.nonzero(h < np.uint32(spec.thresh))
+    signs = np.where(h[jj, cc] < np.uint32(spec.half), np.float32(1.0), np.float32(-1.0))
+    return (jj + j0).astype(np.int32), cc.astype(np.int32), signs
+
+
+def _in_order(fn, starts, workers: int):
+    """fn(start) for each start, yielded in order, computed up to `workers` ahead on a thread pool
+    (workers = 0: in the calling thread).
+
+    numpy's ufuncs and scipy's sparse kernels release the GIL, so hashing the next blocks overlaps with
+    accumulating this one; the bounded look-ahead keeps at most `workers` blocks in memory, and results
+    are consumed in order, so the output does not depend on the number of threads.
+    """
+    if workers <= 0:
+        yield from map(fn, starts)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    starts = iter(starts)
+    with ThreadPoolExecutor(workers) as pool:
+        pending = deque(pool.submit(fn, s) for _, s in zip(range(workers), starts))
+        while pending:
+            result = pending.popleft().result()
+            nxt = next(starts, None)
+            if nxt is not None:
+                pending.append(pool.submit(fn, nxt))
+            yield result
+
+
+def _sparse_random_matrix(spec: ProjectionSpec, n_features: int, block: int, workers: int = 1):
     """Only the nonzeros of a very sparse R (about density * n_features * k), unscaled, as CSR."""
     import scipy.sparse as sp
 
     cterm = component_terms(spec.k)
-    hbuf = np.empty((block, spec.k), np.uint32)
-    rbuf = np.empty((block, spec.k), np.float32)
-    bbuf = np.empty((block, spec.k), bool)
-    rows, cols, vals = [], [], []
-    for j0 in range(0, n_features, block):
-        j1 = min(n_features, j0 + block)
-        nb = j1 - j0
-        r = _fill_block(spec, np.arange(j0, j1), cterm, hbuf[:nb], rbuf[:nb], bbuf[:nb])
-        jj, cc = np.nonzero(r)
-        rows.append((jj + j0).astype(np.int32))
-        cols.append(cc.astype(np.int32))
-        vals.append(r[jj, cc])
+    parts = list(_in_order(lambda j0: _block_nonzeros(spec, j0, min(n_features, j0 + block), cterm),
+                           range(0, n_features, block), workers))
+    rows, cols, vals = (np.concatenate(p) for p in zip(*parts))
     indptr = np.zeros(n_features + 1, np.int32)
-    row_idx = np.concatenate(rows)
-    np.cumsum(np.bincount(row_idx, minlength=n_features), out=indptr[1:])
-    # blocks are visited in feature order and np.nonzero is row-major, so entries are already CSR-sorted
-    return sp.csr_matrix((np.concatenate(vals), np.concatenate(cols), indptr), shape=(n_features, spec.k))
+    np.cumsum(np.bincount(rows, minlength=n_features), out=indptr[1:])
+    # blocks come in feature order and np.nonzero is row-major, so entries are already CSR-sorted
+    return sp.csr_matrix((vals, cols, indptr), shape=(n_features, spec.k))
 
 
 def _as_float32(matrix):
@@ -213,10 +239,12 @@ def _as_float32(matrix):
 
 
 def random_projection(matrix, k: int, seed: int = 0, distribution: str = "achlioptas",
-                      density: float | None = None, block_features: int | None = None) -> np.ndarray:
+                      density: float | None = None, block_features: int | None = None,
+                      threads: int | None = None) -> np.ndarray:
     """Project the rows of a sparse matrix to k dimensions: float32 array (n_rows x k).
 
-    Same numbers as `kernels.random_projection.random_projection_cuda` for the same arguments.
+    Same numbers as `kernels.random_projection.random_projection_cuda` for the same arguments, and
+    the same numbers for any `block_features` and `threads` (default: up to 4 cores).
     """
     matrix = _as_float32(matrix)
     n_rows, n_features = matrix.shape
@@ -224,9 +252,10 @@ def random_projection(matrix, k: int, seed: int = 0, distribution: str = "achlio
     cterm = component_terms(k)
     # ~1 MiB of hash buffer per block: stays in L2, so the hash runs at memory-free speed
     block = block_features or max(256, (1 << 18) // k)
+    workers = max(1, threads if threads is not None else min(4, os.cpu_count() or 1))
 
     if spec.dist_id == 0 and spec.density < SPARSE_R_BELOW:
-        r_sparse = _sparse_random_matrix(spec, n_features, block)
+        r_sparse = _sparse_random_matrix(spec, n_features, block, workers if workers > 1 else 0)
         a_csr = matrix.tocsr()
         y = np.empty((n_rows, k), np.float32)
         # row blocks bound the sparse product's temporaries; the output is written in place
@@ -236,15 +265,18 @@ def random_projection(matrix, k: int, seed: int = 0, distribution: str = "achlio
     else:
         a_csc = matrix.tocsc()
         y = np.zeros((n_rows, k), np.float32)
-        hbuf = np.empty((block, k), np.uint32)
-        rbuf = np.empty((block, k), np.float32)
-        bbuf = np.empty((block, k), bool)
-        for j0 in range(0, n_features, block):
-            j1 = min(n_features, j0 + block)
-            if a_csc.indptr[j1] == a_csc.indptr[j0]:
-                continue  # no row uses these features: their entries never matter
-            nb = j1 - j0
-            r = _fill_block(spec, np.arange(j0, j1), cterm, hbuf[:nb], rbuf[:nb], bbuf[:nb])
-            _accumulate(y, a_csc, j0, j1, r)
+        # blocks no row uses are skipped: their entries never matter
+        starts = [j0 for j0 in range(0, n_features, block)
+                  if a_csc.indptr[min(n_features, j0 + block)] > a_csc.indptr[j0]]
+
+        def make(j0: int):
+            nb = min(n_features, j0 + block) - j0
+            out = np.empty((nb, k), np.float32)
+            return j0, _fill_block(spec, np.arange(j0, j0 + nb), cterm, np.empty((nb, k), np.uint32), out,
+                                   np.empty((nb, k), bool))
+
+        # one consumer accumulates in block order while the pool hashes the next blocks
+        for j0, r in _in_order(make, starts, workers - 1):
+            _accumulate(y, a_csc, j0, j0 + len(r), r)
     y *= np.float32(spec.scale)
     return y

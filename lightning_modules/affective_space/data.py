@@ -7,20 +7,25 @@ WordNet-Affect; it is not public. This module builds the closest matrix from wha
   holds one dict `senticnet` of 200,000 entries `concept -> [introspection, temper, attitude,
   sensitivity, primary_mood, secondary_mood, polarity_label, polarity_value, sem1..sem5]`, all
   strings, concepts spelt with underscores.
-* WordNet-Affect 1.1 (`a-hierarchy.xml`): 300 affective categories (joy, wrath, apathy, ...) in an
-  is-a tree (joy -> positive-emotion -> emotion -> affective-state -> mental-state). Its synsets are
-  WordNet 1.6 offsets with no lemmas, so only the category names can be matched to concepts.
+* WordNet-Affect 1.1 (`a-hierarchy.xml`): 306 affective categories (joy, wrath, apathy, ...) in an
+  is-a hierarchy (joy -> positive-emotion -> emotion -> affective-state -> mental-state; six
+  categories have two parents). Its synsets are WordNet 1.6 offsets with no lemmas, so only the
+  category names can be matched to concepts.
 
-Features, ConceptNet-style (an assertion (c, rel, x) gives c the "right" feature rel>x and x the
-"left" feature rel<c, as in AffectNet's blending):
-  rel>x    c lists x among its 5 semantically related concepts             (1,000,000 links)
-  rel<c    the reverse link, on the row of x when x is itself a concept
-  word:w   w is a constituent word of c (multi-word concepts share words with their parts,
-           which is how AffectiveSpace reaches multi-word concepts)
+Features (binary), in three column namespaces:
+  rel:x    relatedness, one column per concept name x, reached three ways:
+           - c lists x among its 5 semantically related concepts          (relations, 1,000,000)
+           - x lists c: the reverse link, so ties count in both directions  (reverse_relations)
+           - x = c: each concept carries its own column                   (self)
+           The shared namespace is what makes linked concepts similar: c (which lists joy) and joy
+           (which carries rel:joy itself) share a column, and so do two concepts listing the same x.
+           Over the relatedness graph this is the adjacency A + A^T + I.
+  word:w   w is a constituent word of c (multi-word concepts share words with their parts, which
+           is how AffectiveSpace reaches multi-word concepts)
   wna:a    c, or one of its words, names a WordNet-Affect category whose ancestors include a
            (the category itself and every ancestor below the root)
-All entries are 1. The targets -- polarity label and value, the four sentic values and the two mood
-tags -- never enter the matrix: they are returned separately and a test shuffles them to prove it.
+The targets -- polarity label and value, the four sentic values and the two mood tags -- never
+enter the matrix: they are returned separately and a test shuffles them to prove it.
 """
 
 from __future__ import annotations

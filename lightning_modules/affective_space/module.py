@@ -20,7 +20,7 @@ DEFAULT_REASONING = {
     "knn_k": 10,
     "n_eval": 5000,  # held-out concepts scored (null: all of them)
     "n_probe_train": 20000,  # training concepts the linear probe fits on (null: all)
-    "probe_max_iter": 300,
+    "probe_max_iter": 100,  # L-BFGS iterations of the probe
     "n_cluster": 20000,  # concepts clustered by sentic medoids (null: all)
     "kmedoids_max_iter": 30,
     # concepts naming the emotion categories seed the medoids: "wordnet_affect" (every category under
@@ -58,7 +58,7 @@ class AffectiveSpaceModule(L.LightningModule):
                                  distribution=hp.distribution, density=hp.density,
                                  block_features=hp.block_features, svd_n_iter=hp.svd_n_iter,
                                  svd_algorithm=hp.svd_algorithm, sklearn_density=hp.sklearn_density,
-                                 measure_memory=hp.measure_memory)
+                                 measure_memory=hp.measure_memory, threads=torch.get_num_threads())
         info = data.proxy.describe()
         self._summary = {"time/build_s": self.space.build_s, "mem/build_peak_mb": self.space.peak_mb,
                          "data/concepts": float(info["concepts"]), "data/features": float(info["features"]),
@@ -123,14 +123,10 @@ def evaluate_space(vectors, data, train_idx: np.ndarray, test_idx: np.ndarray, c
     out["val/polarity_majority"] = pct(torch.full_like(polarity[te], int(polarity[tr].mode().values)), polarity[te])
     out["val/mood_majority"] = pct(torch.full_like(mood[te], int(mood[tr].mode().values)), mood[te])
 
-    probe_idx = _subsample(train_idx, cfg["n_probe_train"], rng)
-    feats = (xn * np.sqrt(k)).cpu().numpy()  # unit-variance coordinates suit the default C
-    out["val/polarity_acc_probe"] = 100.0 * float(np.mean(
-        linear_probe(feats[probe_idx], rec.polarity[probe_idx], feats[queries], seed, cfg["probe_max_iter"])
-        == rec.polarity[queries]))
-    out["val/mood_acc_probe"] = 100.0 * float(np.mean(
-        linear_probe(feats[probe_idx], data.mood_ids[probe_idx, 0], feats[queries], seed, cfg["probe_max_iter"])
-        == data.mood_ids[queries, 0]))
+    probe_idx = torch.from_numpy(_subsample(train_idx, cfg["n_probe_train"], rng)).to(device)
+    for name, labels, n_classes in (("polarity", polarity, 2), ("mood", mood, n_moods)):
+        pred = linear_probe(xn[probe_idx], labels[probe_idx], xn[te], n_classes, cfg["probe_max_iter"])
+        out[f"val/{name}_acc_probe"] = pct(pred, labels[te])
 
     out.update(_sentic_medoids(xn, data, train_idx, cfg, rng))
     out.update(jl_distortion(data.proxy.matrix, x.float(), cfg["jl_pairs"], seed))

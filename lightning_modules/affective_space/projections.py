@@ -28,10 +28,10 @@ class Space:
     backend: str
 
 
-def _rp_cpu(matrix, k, seed, distribution, density, block_features):
+def _rp_cpu(matrix, k, seed, distribution, density, block_features, threads):
     from kernels.random_projection_cpu import random_projection
 
-    return random_projection(matrix, k, seed, distribution, density, block_features)
+    return random_projection(matrix, k, seed, distribution, density, block_features, threads)
 
 
 def _rp_cuda(csr_tensors, n_features, k, seed, distribution, density):
@@ -58,8 +58,12 @@ def _sklearn_srp(matrix, k, seed, density):
 def build_space(matrix: sp.csr_matrix, method: str, k: int, seed: int, device: str = "cpu",
                 distribution: str = "achlioptas", density: float | None = None,
                 block_features: int | None = None, svd_n_iter: int = 5, svd_algorithm: str = "randomized",
-                sklearn_density: float | str = "auto", measure_memory: bool = True) -> Space:
-    """Project `matrix` to k dimensions with `method`; times only the projection."""
+                sklearn_density: float | str = "auto", measure_memory: bool = True,
+                threads: int | None = None) -> Space:
+    """Project `matrix` to k dimensions with `method`; times only the projection.
+
+    `threads` caps the CPU twin's hashing threads (None: up to 4); results do not depend on it.
+    """
     if method not in METHODS:
         raise UserError(f"paper.module.method must be one of {list(METHODS)}, got {method!r}")
     if not 1 <= k < min(matrix.shape):
@@ -87,7 +91,7 @@ def build_space(matrix: sp.csr_matrix, method: str, k: int, seed: int, device: s
         return Space(vectors, elapsed, peak, "cuda-kernel")
 
     if method == "rp":
-        run = lambda: _rp_cpu(matrix, k, seed, distribution, density, block_features)  # noqa: E731
+        run = lambda: _rp_cpu(matrix, k, seed, distribution, density, block_features, threads)  # noqa: E731
         backend = "cpu-twin"
     elif method == "svd":
         run = lambda: _svd(matrix, k, seed, svd_n_iter, svd_algorithm)  # noqa: E731

@@ -40,14 +40,32 @@ def vote(sims: torch.Tensor, neighbour_labels: torch.Tensor, n_classes: int) -> 
     return votes.argmax(1)
 
 
-def linear_probe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, seed: int,
-                 max_iter: int = 300, c: float = 1.0) -> np.ndarray:
-    """Logistic regression on the (normalised) concept vectors; predictions for x_test."""
-    from sklearn.linear_model import LogisticRegression
+def linear_probe(x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor, n_classes: int,
+                 max_iter: int = 100, c: float = 1.0) -> torch.Tensor:
+    """Multinomial logistic regression (full-batch L-BFGS) on standardised coordinates; test predictions.
 
-    clf = LogisticRegression(C=c, max_iter=max_iter, random_state=seed)
-    clf.fit(x_train, y_train)
-    return clf.predict(x_test)
+    The objective is scikit-learn's with C = c (sum of cross-entropies + |W|^2 / 2C), written in torch so
+    it runs on the space's device; standardising matters for SVD coordinates, whose scales span orders
+    of magnitude and leave the unstandardised problem badly conditioned.
+    """
+    mean, std = x_train.mean(0), x_train.std(0).clamp_min(1e-8)
+    xs, xt = (x_train - mean) / std, (x_test - mean) / std
+    weight = torch.zeros(xs.shape[1], n_classes, device=xs.device, dtype=xs.dtype, requires_grad=True)
+    bias = torch.zeros(n_classes, device=xs.device, dtype=xs.dtype, requires_grad=True)
+    opt = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=max_iter, history_size=20,
+                            line_search_fn="strong_wolfe", tolerance_grad=1e-7, tolerance_change=1e-10)
+    n = xs.shape[0]
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(xs @ weight + bias, y_train) + (weight**2).sum() / (2 * c * n)
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+    with torch.no_grad():
+        return (xt @ weight + bias).argmax(1)
 
 
 @torch.no_grad()

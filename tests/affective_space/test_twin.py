@@ -32,9 +32,10 @@ def test_twin_equals_dense_reference(distribution, k):
 
 
 @pytest.mark.parametrize("distribution", ["achlioptas", "very_sparse"])
-def test_sign_entries_on_binary_data_are_exact_for_any_blocking(distribution):
+def test_sign_entries_on_binary_data_are_exact_for_any_blocking_and_threads(distribution):
     a = _matrix(binary=True)
     ys = [random_projection(a, 33, 9, distribution, block_features=b) for b in (1, 64, 1000, 10**6)]
+    ys += [random_projection(a, 33, 9, distribution, block_features=50, threads=t) for t in (1, 2, 3)]
     ys.append(random_projection(a.tocsc(), 33, 9, distribution))
     ys.append(random_projection(a.tocoo().astype(np.float64), 33, 9, distribution))
     for y in ys[1:]:
