@@ -38,6 +38,10 @@ class Measured:
         return statistics.fmean(self.values) if self.values else None
 
     @property
+    def median(self) -> float | None:
+        return statistics.median(self.values) if self.values else None
+
+    @property
     def std(self) -> float | None:
         return statistics.stdev(self.values) if self.n > 1 else (0.0 if self.values else None)
 
@@ -56,7 +60,8 @@ def experiment_names(searchpath: tuple[str, ...] = ()) -> list[str]:
     return sorted(names)
 
 
-def compose_experiment(name: str, searchpath: tuple[str, ...] = ()):
+def compose_experiments(names: list[str], searchpath: tuple[str, ...] = ()) -> dict:
+    """name -> composed config, in one Hydra context (composing is cheap; initialising is not)."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
@@ -64,7 +69,11 @@ def compose_experiment(name: str, searchpath: tuple[str, ...] = ()):
     GlobalHydra.instance().clear()
     extra = [f"hydra.searchpath=[{','.join('file://' + str(p) for p in searchpath)}]"] if searchpath else []
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose(config_name="train", overrides=extra + [f"experiment={name}"])
+        return {name: compose(config_name="train", overrides=extra + [f"experiment={name}"]) for name in names}
+
+
+def compose_experiment(name: str, searchpath: tuple[str, ...] = ()):
+    return compose_experiments([name], searchpath)[name]
 
 
 def default_tracking_uri() -> str:
@@ -119,20 +128,30 @@ def published_verdict(m: Measured, item: dict) -> str:
     return "within tolerance" if abs(m.mean - float(item["value"])) <= float(tol) else "outside tolerance"
 
 
-def _side(value, metric: str, runs_by_exp: dict[str, list]) -> tuple[float | None, str]:
+def _verdict(m: Measured, item: dict, runs) -> str:
+    if m.n == 0 and any(r.info.status == "FINISHED" for r in runs):
+        return "not logged by this experiment"
+    if item.get("value") is None:
+        return "measured" if m.n else "not run"
+    return published_verdict(m, item)
+
+
+def _side(value, metric: str, runs_by_exp: dict[str, list], stat: str = "mean") -> tuple[float | None, str]:
     if isinstance(value, (int, float)):
         return float(value), f"{value:g}"
     m = measured(runs_by_exp.get(str(value), []), metric)
+    if stat == "median":
+        return m.median, f"{value} = median {_fmt(m.median)} of {m.values and [round(v, 3) for v in m.values]} (n={m.n})"
     return m.mean, f"{value} = {m.text()} (n={m.n})"
 
 
 def claim_verdict(claim: dict, runs_by_exp: dict[str, list]) -> tuple[str, str]:
     """('claim holds' | 'claim fails' | 'not run', the numbers behind it)."""
-    metric, op = claim["metric"], claim["op"]
-    lhs, lhs_text = _side(claim["lhs"], metric, runs_by_exp)
-    rhs, rhs_text = _side(claim["rhs"], metric, runs_by_exp)
+    metric, op, stat = claim["metric"], claim["op"], claim.get("stat", "mean")  # stat: mean | median over seeds
+    lhs, lhs_text = _side(claim["lhs"], metric, runs_by_exp, stat)
+    rhs, rhs_text = _side(claim["rhs"], metric, runs_by_exp, stat)
     if op == "closer":
-        ref, ref_text = _side(claim["ref"], metric, runs_by_exp)
+        ref, ref_text = _side(claim["ref"], metric, runs_by_exp, stat)
         if None in (lhs, rhs, ref):
             return "not run", f"{lhs_text}; {rhs_text}; ref {ref_text}"
         holds = abs(lhs - ref) < abs(rhs - ref)
@@ -163,8 +182,7 @@ def build(uri: str, profile: str | None = None, searchpath: tuple[str, ...] = ()
     runs = load_runs(uri)
     profiles = sorted({p for (_, p) in runs if profile in (None, p)}) or [profile or "cpu"]
     rows, claims, papers = [], [], {}
-    for name in experiment_names(searchpath):
-        cfg = compose_experiment(name, searchpath)
+    for name, cfg in compose_experiments(experiment_names(searchpath), searchpath).items():
         paper = str(cfg.paper.name)
         papers[paper] = cfg.paper
         items = list(cfg.get("published") or [])
@@ -182,7 +200,7 @@ def build(uri: str, profile: str | None = None, searchpath: tuple[str, ...] = ()
                     "tolerance": item.get("tolerance"), "source": item.get("source"), "verified": item.get("verified"),
                     "mean": m.mean, "std": m.std, "n": m.n, "values": m.values,
                     "gap": (m.mean - float(item["value"])) if (has_value and m.mean is not None) else None,
-                    "verdict": published_verdict(m, item) if has_value else ("measured" if m.n else "not run"),
+                    "verdict": _verdict(m, item, exp_runs),
                     "note": _failure_note(exp_runs),
                 })
     for paper, pcfg in sorted(papers.items()):
@@ -258,8 +276,13 @@ def make_plots(summary: dict, uri: str, out_dir: Path) -> dict[str, list[str]]:
                         continue
                     length = min(map(len, curves))
                     mean = [statistics.fmean(c[i] for c in curves) for i in range(length)]
-                    ax.plot(range(1, length + 1), mean, label=f"{exp.split('/', 1)[-1]} (n={len(curves)})")
+                    line, = ax.plot(range(1, length + 1), mean, label=f"{exp.split('/', 1)[-1]} (n={len(curves)})")
                     drawn += 1
+                    # published points (0-based index -> value), drawn as markers in the curve's colour
+                    points = (spec.get("published") or {}).get(exp) or {}
+                    if points:
+                        ax.scatter([int(i) + 1 for i in points], list(points.values()), marker="*", s=90,
+                                   color=line.get_color(), label=f"{exp.split('/', 1)[-1]}: published", zorder=3)
                 if drawn:
                     ax.set_xlabel(spec.get("x_label", "epoch")), ax.set_ylabel(spec["metric"])
                     ax.set_title(spec.get("title", f"{paper}: {spec['metric']} ({prof} budget)"))

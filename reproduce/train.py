@@ -152,7 +152,12 @@ def run_job(cfg: DictConfig) -> dict[str, float] | dict[str, str]:
 
     multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
     try:
-        return run(cfg)
+        try:
+            return run(cfg)
+        except Exception as err:  # Hydra wraps errors raised in a module's __init__; unwrap the user's
+            if isinstance(err.__cause__, UserError) and type(err).__name__ == "InstantiationException":
+                raise err.__cause__ from None
+            raise
     except UserError as err:
         if multirun:
             log.error("job failed: %s", err)

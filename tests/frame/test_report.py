@@ -42,6 +42,9 @@ def test_claim_verdicts_follow_the_numbers():
     assert report.claim_verdict({"metric": "m", "lhs": "missing", "op": "<", "rhs": "a"}, runs)[0] == "not run"
     assert report.claim_verdict({"metric": "m", "lhs": "a", "op": "within", "rhs": "b", "value": 2}, runs)[0] == "claim holds"
     assert report.claim_verdict({"metric": "m", "lhs": "a", "op": "within", "rhs": "b", "value": 1.5}, runs)[0] == "claim fails"
+    runs["c"] = [R(1.0), R(1.5), R(30.0)]  # mean 10.8, median 1.5
+    assert report.claim_verdict({"metric": "m", "lhs": "c", "op": "<", "rhs": 2.0}, runs)[0] == "claim fails"
+    assert report.claim_verdict({"metric": "m", "lhs": "c", "op": "<", "rhs": 2.0, "stat": "median"}, runs)[0] == "claim holds"
 
 
 def test_report_cli_writes_files(tmp_path, tracking_uri):
