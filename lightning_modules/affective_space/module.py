@@ -14,7 +14,7 @@ from lightning_modules.affective_space.reasoning import jl_distortion, k_medoids
 from reproduce.errors import UserError
 
 # The space has no trainable parameters and no optimizer; Lightning says so once per fit.
-warnings.filterwarnings("ignore", message=r".*`configure_optimizers` returned `None`")
+warnings.filterwarnings("ignore", message=r".*configure_optimizers` returned `None`")
 
 DEFAULT_REASONING = {
     "knn_k": 10,

@@ -46,3 +46,13 @@ def test_experiments_and_profiles_compose():
     assert cpu.dataset.split_seed == cpu.seed
     claims = {c.name: c for c in cpu.paper.claims}
     assert claims["rp_much_faster_than_svd"].op == "ratio>=" and claims["rp_much_faster_than_svd"].value == 20
+
+
+def test_cpu_budget_stages_cover_the_claims():
+    from reproduce.all import paper_plan
+
+    stages, seeds = paper_plan("affective_space", "cpu")
+    assert seeds == [0, 1, 2]
+    assert "affective_space/*_k100" in stages  # both sides of every claim
+    paper_stages, _ = paper_plan("affective_space", "paper")
+    assert paper_stages == ["affective_space/*"]
