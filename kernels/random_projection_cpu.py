@@ -42,7 +42,7 @@ DISTRIBUTIONS = ("achlioptas", "very_sparse", "sparse", "gaussian")
 # Below this density a block's nonzeros are gathered into a sparse R instead of a dense block:
 # the sparse product then costs nnz(A) * k * density instead of nnz(A) * k.
 SPARSE_R_BELOW = 0.02
-ROW_BLOCK = 4096
+ROW_BLOCK = 1024  # rows per sparse-product slice: bounds its temporaries to ~0.1 MiB
 
 
 def fmix32(x: int) -> int:
