@@ -41,9 +41,22 @@ def init_from_seed(module: nn.Module, build, seed: int | None) -> None:
     module.load_state_dict(fresh.state_dict())
 
 
+def _tanh(x: torch.Tensor) -> torch.Tensor:
+    # tanh(x) = 2 sigmoid(2x) - 1: on the CPU builds measured here torch's tanh kernel is ~4x slower
+    # per element than its sigmoid, and the LSTMs below spend most of their time in these two
+    return 2.0 * torch.sigmoid(2.0 * x) - 1.0
+
+
 class CoordinatewiseLSTM(nn.Module):
     """A stack of LSTM cells applied to every coordinate independently (weights shared), then a linear
-    read-out to one number per coordinate. The P coordinates are the batch dimension."""
+    read-out to one number per coordinate.
+
+    Computed feature-major: inputs [F, P], states [hidden, P], so that each gate is one contiguous
+    [hidden, P] block and every elementwise op runs over long contiguous rows (with P ~ 16,000
+    coordinates and 20 units, the batch-major layout of nn.LSTMCell spends its time on strided
+    20-element chunks). The parameters are nn.LSTMCell's own (same names, init and gate order i, f,
+    g, o), and the result equals nn.LSTMCell's up to rounding (tests/neural_optimizer).
+    """
 
     def __init__(self, in_features: int, hidden: int = 20, layers: int = 2, out_init_std: float = 0.01):
         super().__init__()
@@ -57,17 +70,26 @@ class CoordinatewiseLSTM(nn.Module):
         self.hidden = hidden
 
     def initial_state(self, n: int, like: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        z = like.new_zeros(n, self.hidden)
+        z = like.new_zeros(self.hidden, n)
         return [(z, z) for _ in self.cells]
 
     def forward(self, x: torch.Tensor, state):
+        """x: [F, P] features; state: [(h, c)] with h, c [hidden, P]. Returns ([P], new state)."""
+        hid = self.hidden
         new_state = []
         h = x
         for cell, (hs, cs) in zip(self.cells, state):
-            hs, cs = cell(h, (hs, cs))
+            weight = torch.cat([cell.weight_ih, cell.weight_hh], dim=1)
+            bias = (cell.bias_ih + cell.bias_hh).unsqueeze(1)
+            gates = torch.addmm(bias, weight, torch.cat([h, hs], dim=0))
+            in_forget = torch.sigmoid(gates[: 2 * hid])
+            cand = _tanh(gates[2 * hid: 3 * hid])
+            outg = torch.sigmoid(gates[3 * hid:])
+            cs = in_forget[hid:] * cs + in_forget[:hid] * cand
+            hs = outg * _tanh(cs)
             new_state.append((hs, cs))
             h = hs
-        return self.out(h).squeeze(-1), new_state
+        return torch.addmm(self.out.bias.unsqueeze(1), self.out.weight, h).squeeze(0), new_state
 
 
 class LRController(nn.Module):
@@ -93,16 +115,16 @@ class LRController(nn.Module):
 
     def features(self, hyper: torch.Tensor, log_lr: torch.Tensor, segment_id: torch.Tensor | None,
                  segment_count: torch.Tensor | None) -> torch.Tensor:
-        parts = [log_and_sign(hyper, self.preprocess_k)]
+        parts = [log_and_sign(hyper, self.preprocess_k, dim=0)]
         if self.tensor_features:
             if segment_id is None:
                 seg_mean = hyper.mean().expand_as(hyper)
             else:
                 sums = hyper.new_zeros(segment_count.shape[0]).index_add_(0, segment_id, hyper)
                 seg_mean = (sums / segment_count)[segment_id]
-            parts.append(log_and_sign(seg_mean, self.preprocess_k))
-        parts.append(((log_lr - self.log_lr_ref) / self.lr_feature_scale).unsqueeze(-1))
-        return torch.cat(parts, dim=-1)
+            parts.append(log_and_sign(seg_mean, self.preprocess_k, dim=0))
+        parts.append(((log_lr - self.log_lr_ref) / self.lr_feature_scale).unsqueeze(0))
+        return torch.cat(parts, dim=0)  # [F, P], feature-major like the LSTM
 
     def forward(self, hyper, log_lr, state, segment_id=None, segment_count=None):
         out, state = self.net(self.features(hyper, log_lr, segment_id, segment_count), state)

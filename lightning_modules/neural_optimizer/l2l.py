@@ -50,7 +50,7 @@ class L2LOptimizer(FlatOptimizer):
     @torch.no_grad()
     def step(self, theta, grad):
         self.t += 1
-        upd, self._state = self.controller(log_and_sign(grad, self.k), self._state)
+        upd, self._state = self.controller(log_and_sign(grad, self.k, dim=0), self._state)
         theta.add_(upd, alpha=self.scale)
 
     def begin_meta_training(self) -> None:
@@ -74,7 +74,7 @@ class L2LOptimizer(FlatOptimizer):
                 f = loss(spec, theta, x, y)
                 (g,) = torch.autograd.grad(f, theta, retain_graph=True)
                 meta_loss = meta_loss + f
-                upd, state = self.controller(log_and_sign(g, self.k), state)
+                upd, state = self.controller(log_and_sign(g, self.k, dim=0), state)
                 theta = theta + self.scale * upd
             if not torch.isfinite(meta_loss):
                 return {"meta/train_loss": float("inf"), "meta/diverged": 1.0}

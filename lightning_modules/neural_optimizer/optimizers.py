@@ -14,6 +14,8 @@ variant sums h over coordinates (one rate); the parameter-wise one keeps the ele
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -157,13 +159,13 @@ class AdamHD(Adam):
         self.apply(theta)
 
 
-def log_and_sign(x: torch.Tensor, k: float) -> torch.Tensor:
+def log_and_sign(x: torch.Tensor, k: float, dim: int = -1) -> torch.Tensor:
     """Andrychowicz et al.'s gradient preprocessing as in DeepMind's released `LogAndSign(k)`.
 
-    Returns [..., 2]: log(max(|x|, e^-k)) / k (magnitude on a log scale, about [-1, 1]) and
+    Returns the two features stacked along `dim`: log(max(|x|, e^-k)) / k (magnitude on a log scale, about [-1, 1]) and
     clamp(x e^k, -1, 1) (the sign, linear for tiny values). Makes a coordinatewise LSTM see
     gradients of very different scales on a common footing.
     """
-    mag = torch.log(x.abs().clamp_min(torch.exp(torch.tensor(-k)).item())) / k
-    sgn = (x * torch.exp(torch.tensor(k)).item()).clamp(-1.0, 1.0)
-    return torch.stack([mag, sgn], dim=-1)
+    mag = torch.log(x.abs().clamp_min(math.exp(-k))) / k
+    sgn = (x * math.exp(k)).clamp(-1.0, 1.0)
+    return torch.stack([mag, sgn], dim=dim)

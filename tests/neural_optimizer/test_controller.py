@@ -123,3 +123,24 @@ def test_untrained_controller_is_close_to_plain_adam():
     rec = _Recorder(opt)
     train_optimizee(problem, rec, 12, torch.Generator().manual_seed(1), log_every=4, eval_test=False)
     assert all(torch.allclose(r, torch.full_like(r, 1e-3)) for r in rec.rates)
+
+
+def test_feature_major_lstm_equals_torch_lstm_cells():
+    """The coordinatewise LSTM's fast layout computes exactly nn.LSTMCell's recurrence."""
+    from lightning_modules.neural_optimizer.controller import CoordinatewiseLSTM
+
+    torch.manual_seed(0)
+    net = CoordinatewiseLSTM(3, hidden=6, layers=2, out_init_std=0.5)
+    p = 40
+    x1, x2 = torch.randn(p, 3), torch.randn(p, 3)
+    state = net.initial_state(p, x1)
+    out1, state = net(x1.t().contiguous(), state)
+    out2, state = net(x2.t().contiguous(), state)
+    ref_state = [(torch.zeros(p, 6), torch.zeros(p, 6)) for _ in net.cells]
+    for x, out in ((x1, out1), (x2, out2)):
+        h = x
+        for k, cell in enumerate(net.cells):
+            ref_state[k] = cell(h, ref_state[k])
+            h = ref_state[k][0]
+        torch.testing.assert_close(out, net.out(h).squeeze(-1), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(state[-1][1], ref_state[-1][1].t(), rtol=1e-5, atol=1e-6)
