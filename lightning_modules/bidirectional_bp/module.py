@@ -50,6 +50,7 @@ class BidirectionalBPModule(L.LightningModule):
         feedback_scale: float | None = None,
         feedback_lr: float = 5e-5,
         target_code_scale: float = 0.25,
+        target_code_from: str = "prob",
         adversarial_eps: float = 0.0,
         lr_warmup_epochs: float = 0.0,
         lr_decay: str = "none",
@@ -64,6 +65,8 @@ class BidirectionalBPModule(L.LightningModule):
             raise _user_error(f"architecture={architecture!r} is unknown: use one of {ARCHITECTURES}")
         if lr_decay not in LR_DECAYS:
             raise _user_error(f"lr_decay={lr_decay!r} is unknown: use one of {LR_DECAYS}")
+        if target_code_from not in ("prob", "logits"):
+            raise _user_error(f"target_code_from={target_code_from!r} is unknown: use prob or logits")
         if loss not in rules.LOSSES:
             raise _user_error(f"loss={loss!r} is unknown: use one of {rules.LOSSES}")
         self.save_hyperparameters(ignore=["optimizer"], logger=False)
@@ -105,7 +108,7 @@ class BidirectionalBPModule(L.LightningModule):
         x, y = batch
         loss, cache, e, grads = rules.train_step(
             self.method, self.net, x, y, hp.loss, hp.loss_reduction, hp.feedback_lr,
-            hp.target_code_scale, hp.adversarial_eps,
+            hp.target_code_scale, hp.adversarial_eps, hp.target_code_from,
         )
         if hp.log_alignment and batch_idx == 0:
             self._log_alignment(cache, e, grads)

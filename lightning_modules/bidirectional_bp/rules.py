@@ -59,9 +59,10 @@ def output_error(logits: Tensor, y: Tensor, loss: str = "bce", reduction: str = 
     return value, e, p
 
 
-def target_code(p: Tensor, y: Tensor, scale: float = 0.25) -> Tensor:
-    """The code sent down the feedback path in BDFA: a damped prediction with the true class set to 1."""
-    c = p * scale
+def target_code(out: Tensor, y: Tensor, scale: float = 0.25) -> Tensor:
+    """The code sent down the feedback path in BDFA: the damped network output (probabilities, or
+    logits with `code_from: logits`) with the true class set to 1."""
+    c = out * scale
     c[torch.arange(len(y), device=y.device), y] = 1.0
     return c
 
@@ -182,6 +183,7 @@ def train_step(
     feedback_lr: float = 5e-5,
     code_scale: float = 0.25,
     adversarial_eps: float = 0.0,
+    code_from: str = "prob",
 ):
     """Everything one training step computes before the optimizer's step, shared by the
     LightningModule and the plain-PyTorch benchmark loop. Trains the feedback (BFA/BDFA) in place,
@@ -197,5 +199,6 @@ def train_step(
     value, e, p = output_error(cache.logits, y, loss, reduction)
     grads = weight_grads(net, cache, deltas_for(method, net, cache, e))
     if method in TRAINED_FEEDBACK:
-        update_feedback(method, net, cache, target_code(p, y, code_scale), feedback_lr)
+        out = p if code_from == "prob" else cache.logits
+        update_feedback(method, net, cache, target_code(out, y, code_scale), feedback_lr)
     return value, cache, e, grads

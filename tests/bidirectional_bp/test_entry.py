@@ -2,6 +2,7 @@
 and the paper's configs composing as intended."""
 
 import pytest
+from omegaconf import OmegaConf
 
 from tests.helpers import compose_cfg, fast_dev_overrides, run_entry
 
@@ -37,6 +38,9 @@ def test_profiles_pick_each_datasets_budget():
     assert paper.paper.module.loss_reduction == "sum" and paper.paper.module.adversarial_eps == 0.08
     assert cifar.paper.module.lr == 5e-5 and cifar.trainer.max_epochs == 200
     assert cpu.trainer.max_epochs < 200 and cpu.paper.module.loss_reduction == "mean"
+    # the entry point passes the trainer block to Lightning unresolved: epochs must be literal ints
+    for cfg in (cpu, paper, cifar):
+        assert isinstance(OmegaConf.to_container(cfg.trainer)["max_epochs"], int)
     assert cpu.paper.module.method == "dfa" and cpu.paper.module.input_shape == [1, 28, 28]
     assert list(cpu.paper.stages) == ["bidirectional_bp/mnist_*"]  # the CPU sweep leaves CIFAR-10 out
     assert paper.optimizer._target_ == "torch.optim.SGD" and paper.optimizer.lr == 1e-4
