@@ -83,12 +83,13 @@ def _check(exe, tmp, n, m, seed, base):
 
 
 def test_emulated_kernels_equal_the_twin(build, tmp_path):
-    # n > threads, so each thread scans several cities and the roulette chunks hold several cities
-    _check(build(64), tmp_path, n=150, m=4, seed=3, base=2**32 + 5)
+    # n > threads, so each thread scans several cities and the roulette chunks hold several cities;
+    # one warp keeps the emulation's thread barriers cheap on a loaded machine
+    _check(build(32), tmp_path, n=45, m=3, seed=3, base=2**32 + 5)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("threads, n, m", [(32, 5, 6), (32, 97, 5), (256, 40, 6), (256, 300, 3)])
+@pytest.mark.parametrize("threads, n, m", [(32, 5, 6), (64, 150, 4), (256, 40, 6), (256, 300, 3)])
 def test_emulated_kernels_equal_the_twin_more_shapes(build, tmp_path, threads, n, m):
     _check(build(threads), tmp_path, n=n, m=m, seed=n, base=7 * n)
 

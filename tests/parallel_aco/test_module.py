@@ -23,6 +23,15 @@ def test_entry_point_runs_an_experiment(tmp_path, tracking_uri):
     for key in ("train/best_length", "train/gap", "train/branching", "time/iteration_ms", "train/tours_per_s",
                 "time/iteration_ms_mean", "final/tours_per_s"):
         assert key in metrics and np.isfinite(metrics[key]), key
+    # the module's loop without Lightning (benchmarks, studies) gives the same run
+    import yaml
+
+    from lightning_modules.parallel_aco import run_colony
+    from reproduce import CONF_DIR
+
+    optimizer = yaml.safe_load((CONF_DIR / "optimizer" / "mmas_air.yaml").read_text())
+    same = run_colony(load_instance("eil51"), optimizer, "air", seed=0, iterations=6)
+    assert same["final/best_length"] == metrics["final/best_length"]
 
 
 def test_sequential_baseline_through_the_entry_point(tmp_path, tracking_uri):
