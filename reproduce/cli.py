@@ -36,9 +36,17 @@ def _first_point(args: list[str]) -> list[str] | None:
     point = []
     for override, text in zip(parser.parse_overrides(overrides), overrides):
         if override.is_sweep_override():
-            if type(override.value()).__name__ == "Glob":  # a glob only ever matches existing options
-                continue
-            first = next(iter(override.sweep_string_iterator()))
+            value = override.value()
+            if type(value).__name__ == "Glob":  # Hydra expands a glob over the group's options
+                group = override.key_or_group
+                names = sorted(p.relative_to(CONF_DIR / group).with_suffix("").as_posix()
+                               for p in (CONF_DIR / group).rglob("*.yaml"))
+                matches = value.filter(names)
+                if not matches:
+                    raise ValueError(f"{text} matches no option of conf/{group}/")
+                first = matches[0]
+            else:
+                first = next(iter(override.sweep_string_iterator()))
             point.append(f"{override.get_key_element()}={first}")
         else:
             point.append(text)

@@ -71,3 +71,25 @@ def test_gpu_requested_without_gpu_is_one_line():
                            "tracking=none"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "needs a CUDA GPU" in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("error: hardware=gpu")
+
+
+def test_glob_sweep_validates_on_its_first_match():
+    from reproduce.cli import _first_point
+
+    point = _first_point(["--multirun", "experiment=glob(drmad/*)", "seed=0,1"])
+    assert point[0].startswith("experiment=drmad/") and point[1] == "seed=0"
+    with pytest.raises(ValueError, match="matches no option"):
+        _first_point(["--multirun", "experiment=glob(nope/*)"])
+
+
+@pytest.mark.parametrize("profile", ["cpu", "paper"])
+def test_every_reproduce_all_stage_passes_the_entry_points_checks(profile):
+    """The exact multirun arguments `make reproduce-all` hands to `python -m reproduce` compose."""
+    from reproduce.all import PAPER_ORDER, paper_plan
+    from reproduce.cli import validate_overrides_or_exit
+
+    for paper in PAPER_ORDER:
+        stages, seeds = paper_plan(paper, profile)
+        for stage in stages:
+            validate_overrides_or_exit(["--multirun", f"experiment=glob({stage})",
+                                        f"seed={','.join(map(str, seeds))}", f"profile={profile}"])
