@@ -5,7 +5,7 @@ import sys
 from reproduce.cli import validate_overrides_or_exit
 
 if __name__ == "__main__":
-    validate_overrides_or_exit(sys.argv[1:])
+    sys.argv[1:] = validate_overrides_or_exit(sys.argv[1:])
     from reproduce.train import main
 
     main()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
+from pathlib import Path
 
 from reproduce import CONF_DIR, register_resolvers
 
@@ -22,35 +23,63 @@ def _first_point(args: list[str]) -> list[str] | None:
 
     if any(a in ("--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--shell-completion") for a in args):
         return None
-    overrides, skip = [], False
-    for arg in args:
-        if skip:
-            skip = False
-            continue
-        if arg in _FLAGS_WITH_VALUE:
-            skip = True
-            continue
-        if not arg.startswith("-"):
-            overrides.append(arg)
+    overrides = [text for _, text in _overrides(args)]
     parser = OverridesParser.create()
     point = []
     for override, text in zip(parser.parse_overrides(overrides), overrides):
         if override.is_sweep_override():
-            value = override.value()
-            if type(value).__name__ == "Glob":  # Hydra expands a glob over the group's options
-                group = override.key_or_group
-                names = sorted(p.relative_to(CONF_DIR / group).with_suffix("").as_posix()
-                               for p in (CONF_DIR / group).rglob("*.yaml"))
-                matches = value.filter(names)
-                if not matches:
-                    raise ValueError(f"{text} matches no option of conf/{group}/")
-                first = matches[0]
-            else:
-                first = next(iter(override.sweep_string_iterator()))
+            first = next(iter(override.sweep_string_iterator()))
             point.append(f"{override.get_key_element()}={first}")
         else:
             point.append(text)
     return point
+
+
+def _overrides(args: list[str]) -> list[tuple[int, str]]:
+    """(position, text) of the Hydra overrides among the command-line arguments."""
+    out, skip = [], False
+    for i, arg in enumerate(args):
+        if skip:
+            skip = False
+        elif arg in _FLAGS_WITH_VALUE:
+            skip = True
+        elif not arg.startswith("-"):
+            out.append((i, arg))
+    return out
+
+
+def expand_globs(args: list[str]) -> list[str]:
+    """`group=glob(pattern)` spelled out as the explicit list of the options it matches.
+
+    Hydra matches a glob against a group's direct options only, so `experiment=glob(drmad/*)`
+    (options nested one folder down, as every paper's experiments are) would launch 0 jobs without
+    a word. Matching against the nested names here makes it sweep what it says; a glob matching
+    nothing is an error instead of an empty sweep.
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import Glob
+
+    args = list(args)
+    positions = _overrides(args)
+    parsed = OverridesParser.create().parse_overrides([text for _, text in positions])
+    roots = [CONF_DIR]  # and any config folders added with hydra.searchpath=[file://...]
+    for override in parsed:
+        if override.get_key_element() == "hydra.searchpath" and isinstance(override.value(), list):
+            roots += [Path(str(v)[len("file://"):]) for v in override.value() if str(v).startswith("file://")]
+    for (i, text), override in zip(positions, parsed):
+        value = override.value()
+        if not isinstance(value, Glob):
+            continue
+        group = override.key_or_group
+        names = sorted({p.relative_to(root / group).with_suffix("").as_posix()
+                        for root in roots for p in (root / group).rglob("*.yaml")})
+        if not names:  # not a config group: a glob over something else is Hydra's business
+            continue
+        matches = value.filter(names)
+        if not matches:
+            raise ValueError(f"{text} matches no option of conf/{group}/")
+        args[i] = f"{override.get_key_element()}={','.join(matches)}"
+    return args
 
 
 def one_line(message: str) -> str:
@@ -70,7 +99,9 @@ def one_line(message: str) -> str:
     return head
 
 
-def validate_overrides_or_exit(args: list[str]) -> None:
+def validate_overrides_or_exit(args: list[str]) -> list[str]:
+    """Exit with one line if the overrides cannot compose; else the arguments to hand to Hydra
+    (globs over nested options spelled out)."""
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
@@ -79,12 +110,13 @@ def validate_overrides_or_exit(args: list[str]) -> None:
     from reproduce.train import check_choices
 
     try:
+        args = expand_globs(args)
         point = _first_point(args)
     except Exception as err:  # a syntax error in an override
         print(f"error: cannot parse the overrides: {str(err).splitlines()[0]}", file=sys.stderr)
         sys.exit(2)
     if point is None:
-        return
+        return args
     register_resolvers()
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
@@ -96,3 +128,4 @@ def validate_overrides_or_exit(args: list[str]) -> None:
     except (HydraException, OmegaConfBaseException) as err:
         print(f"error: {one_line(str(err))}", file=sys.stderr)
         sys.exit(2)
+    return args

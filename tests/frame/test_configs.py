@@ -73,13 +73,15 @@ def test_gpu_requested_without_gpu_is_one_line():
     assert proc.stderr.strip().splitlines()[-1].startswith("error: hardware=gpu")
 
 
-def test_glob_sweep_validates_on_its_first_match():
-    from reproduce.cli import _first_point
+def test_glob_over_nested_experiments_is_spelled_out():
+    from reproduce.cli import expand_globs
 
-    point = _first_point(["--multirun", "experiment=glob(drmad/*)", "seed=0,1"])
-    assert point[0].startswith("experiment=drmad/") and point[1] == "seed=0"
+    args = expand_globs(["--multirun", "experiment=glob(drmad/*)", "seed=0,1"])
+    names = args[1].removeprefix("experiment=").split(",")
+    assert len(names) > 1 and all(n.startswith("drmad/") for n in names) and args[2] == "seed=0,1"
+    assert expand_globs(["experiment=glob(drmad/*,exclude=drmad/speed*)"])[0].count("speed") == 0
     with pytest.raises(ValueError, match="matches no option"):
-        _first_point(["--multirun", "experiment=glob(nope/*)"])
+        expand_globs(["--multirun", "experiment=glob(nope/*)"])
 
 
 @pytest.mark.parametrize("profile", ["cpu", "paper"])
@@ -91,5 +93,6 @@ def test_every_reproduce_all_stage_passes_the_entry_points_checks(profile):
     for paper in PAPER_ORDER:
         stages, seeds = paper_plan(paper, profile)
         for stage in stages:
-            validate_overrides_or_exit(["--multirun", f"experiment=glob({stage})",
-                                        f"seed={','.join(map(str, seeds))}", f"profile={profile}"])
+            args = validate_overrides_or_exit(["--multirun", f"experiment=glob({stage})",
+                                               f"seed={','.join(map(str, seeds))}", f"profile={profile}"])
+            assert args[1].startswith("experiment=") and "glob" not in args[1], stage
