@@ -146,8 +146,9 @@ def test_peak_memory_of_the_drmad_pass_does_not_grow_with_steps():
     for T in (40, 160):
         sgd = InnerSGD(lr=0.1, momentum=0.1, steps=T)
         for method in ("exact", "drmad"):
-            res = hypergradient(method, problem, h, z0, sgd)
-            peak[method, T] = res.peak_bytes / 2**20
+            # The process high-water mark only ever overcounts (heap slack of earlier calls, a few
+            # MiB at random), so the least of three calls is the figure that reflects the method.
+            peak[method, T] = min(hypergradient(method, problem, h, z0, sgd).peak_bytes for _ in range(3)) / 2**20
     assert peak["exact", 160] - peak["exact", 40] > 0.75 * 60  # ~1/2 MiB more per extra step
     assert peak["drmad", 160] < peak["drmad", 40] + 4  # flat, within allocator noise
     assert peak["drmad", 160] < 0.2 * peak["exact", 160]
