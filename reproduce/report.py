@@ -181,6 +181,13 @@ def _failure_note(runs) -> str:
 def build(uri: str, profile: str | None = None, searchpath: tuple[str, ...] = ()) -> dict:
     runs = load_runs(uri)
     profiles = sorted({p for (_, p) in runs if profile in (None, p)}) or [profile or "cpu"]
+
+    def paper_profiles(paper: str) -> list[str]:
+        # A budget gets rows only for the papers it ran: one paper run at profile=paper must not give
+        # every other paper a page of "not run" rows. A paper that ran nothing keeps the default rows.
+        ran = sorted({p for (exp, p) in runs if p in profiles and exp.split("/", 1)[0] == paper})
+        return ran or [profile or "cpu"]
+
     rows, claims, papers = [], [], {}
     for name, cfg in compose_experiments(experiment_names(searchpath), searchpath).items():
         paper = str(cfg.paper.name)
@@ -188,7 +195,7 @@ def build(uri: str, profile: str | None = None, searchpath: tuple[str, ...] = ()
         items = list(cfg.get("published") or [])
         report_metrics = [m for m in cfg.paper.get("report_metrics", ["test/error"]) if m not in {i.metric for i in items}]
         items += [{"metric": m, "value": None, "source": None, "verified": None} for m in report_metrics]
-        for prof in profiles:
+        for prof in paper_profiles(paper):
             exp_runs = runs.get((name, prof), [])
             for item in items:
                 m = measured(exp_runs, item["metric"])
@@ -204,7 +211,7 @@ def build(uri: str, profile: str | None = None, searchpath: tuple[str, ...] = ()
                     "note": _failure_note(exp_runs),
                 })
     for paper, pcfg in sorted(papers.items()):
-        for prof in profiles:
+        for prof in paper_profiles(paper):
             by_exp = {exp: r for (exp, p), r in runs.items() if p == prof}
             for claim in pcfg.get("claims") or []:
                 verdict, detail = claim_verdict(dict(claim), by_exp)

@@ -27,6 +27,18 @@ def test_report_rows_claims_and_plots(tmp_path, tracking_uri):
     assert "toy/fast" in md and "UNVERIFIED" in md
 
 
+def test_a_budget_gets_rows_only_for_the_papers_it_ran(tmp_path, tracking_uri):
+    run_entry(["experiment=toy/fast", "trainer.max_epochs=1", "seed=0", "profile=paper"], tmp_path, tracking_uri,
+              fixtures=True)
+    ran = {(exp.split("/", 1)[0], prof) for (exp, prof) in report.load_runs(tracking_uri)}
+    summary = report.build(tracking_uri, searchpath=(str(FIXTURE_CONF),))
+    assert ("toy", "paper") in {(r["paper"], r["profile"]) for r in summary["rows"]}
+    for paper in {r["paper"] for r in summary["rows"]}:
+        shown = {r["profile"] for r in summary["rows"] if r["paper"] == paper}
+        shown |= {c["profile"] for c in summary["claims"] if c["paper"] == paper}
+        assert shown == ({prof for (p, prof) in ran if p == paper} or {"cpu"}), paper
+
+
 def test_claim_verdicts_follow_the_numbers():
     class R:  # the slice of an MLflow run the report reads
         def __init__(self, value):
