@@ -155,7 +155,7 @@ class NeuralAdam(Adam):
                          lr_ref=lr, lr_feature_scale=lr_feature_scale, out_init_std=out_init_std,
                          tensor_features=tensor_features)
         self.meta = {"iterations": 5, "horizon": 1000, "lr": 1e-2, "unroll_windows": 1, "seed": 0,
-                     "dataset": "mnist", "init_lr_range": None, **(meta or {})}
+                     "dataset": "mnist", "init_lr_range": None, "normalize_hyper": False, **(meta or {})}
         self.checkpoint = checkpoint
         self.controller = LRController(**self.arch)
         self.init_controller(self.meta.get("seed"))
@@ -218,7 +218,12 @@ class NeuralAdam(Adam):
         # d/dphi of the windows' losses = <H_k, dlr_k/dphi>: a surrogate whose gradient is exactly that
         if self._log_lr.requires_grad:
             # H is cleared in place after the boundary; the product keeps its own copy for backward
-            term = (self.hyper.clone() * self._log_lr.exp()).sum()
+            hyper = self.hyper.clone()
+            if self.meta.get("normalize_hyper"):
+                # each window one vote of unit mean magnitude: early windows' large "raise" signals
+                # no longer outweigh the small "lower" ones of windows whose rates are already high
+                hyper = hyper / hyper.abs().mean().clamp_min(torch.finfo(hyper.dtype).tiny)
+            term = (hyper * self._log_lr.exp()).sum()
             self._surrogate = term if self._surrogate is None else self._surrogate + term
         self._windows_since_update += 1
         if self._windows_since_update >= int(self.meta["unroll_windows"]):

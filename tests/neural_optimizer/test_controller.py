@@ -144,3 +144,23 @@ def test_feature_major_lstm_equals_torch_lstm_cells():
             h = ref_state[k][0]
         torch.testing.assert_close(out, net.out(h).squeeze(-1), rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(state[-1][1], ref_state[-1][1].t(), rtol=1e-5, atol=1e-6)
+
+
+def test_normalized_meta_gradient_ignores_the_hypergradients_scale():
+    """meta.normalize_hyper: a window's contribution to the controller's gradient depends on the
+    direction of H only; without it, it scales with |H|."""
+    def meta_grad(normalize, scale):
+        opt = NeuralAdam(lr=1e-3, window=4, meta={"normalize_hyper": normalize})
+        opt.begin_meta_training()
+        opt.reset(torch.zeros(30))
+        opt._log_lr = opt._log_lr + opt.controller(torch.ones(30) * 1e-3, opt._log_lr, opt._state)[0]
+        opt.hyper = torch.linspace(-1, 2, 30) * scale
+        opt._windows_since_update = 0
+        opt.meta["unroll_windows"] = 2  # accumulate only: keep the surrogate to read its gradient
+        opt._meta_accumulate()
+        (g,) = torch.autograd.grad(opt._surrogate, opt.controller.net.out.bias)
+        return g
+
+    torch.testing.assert_close(meta_grad(True, 1e-6), meta_grad(True, 1.0))
+    torch.testing.assert_close(meta_grad(False, 1e-6) * 1e6, meta_grad(False, 1.0))
+    assert not torch.allclose(meta_grad(False, 1e-6), meta_grad(False, 1.0))
