@@ -48,6 +48,8 @@ class Measured:
     def text(self, digits: int = 3) -> str:
         if not self.values:
             return "—"
+        if len(set(self.values)) == 1 and float(self.values[0]).is_integer():
+            return f"{int(self.values[0]):,}"  # a count (matrix shape, iterations): every digit, no spread
         return f"{self.mean:.{digits}g} ± {self.std:.2g}" if self.n > 1 else f"{self.mean:.{digits}g}"
 
 

@@ -64,3 +64,9 @@ def test_report_cli_writes_files(tmp_path, tracking_uri):
     data = json.loads((tmp_path / "rep" / "summary.json").read_text())
     assert {"rows", "claims", "profiles"} <= set(data)
     assert (tmp_path / "rep" / "summary.md").read_text().startswith("# Published vs measured")
+
+
+def test_measured_text_keeps_every_digit_of_a_constant_count():
+    assert report.Measured([2_538_933.0] * 3).text(4) == "2,538,933"
+    assert report.Measured([2.0, 4.0]).text(4) == "3 ± 1.4"
+    assert report.Measured([0.5]).text(4) == "0.5"
