@@ -207,7 +207,7 @@ def build(uri: str, profile: str | None = None, searchpath: tuple[str, ...] = ()
                     "dataset": str(cfg.dataset.name), "metric": item["metric"], "unit": item.get("unit", ""),
                     "published": float(item["value"]) if has_value else None,
                     "tolerance": item.get("tolerance"), "source": item.get("source"), "verified": item.get("verified"),
-                    "mean": m.mean, "std": m.std, "n": m.n, "values": m.values,
+                    "mean": m.mean, "std": m.std, "median": m.median, "n": m.n, "values": m.values,
                     "gap": (m.mean - float(item["value"])) if (has_value and m.mean is not None) else None,
                     "verdict": _verdict(m, item, exp_runs),
                     "note": _failure_note(exp_runs),
@@ -231,19 +231,20 @@ def _fmt(value, digits: int = 4) -> str:
 def to_markdown(summary: dict, plot_files: dict[str, list[str]]) -> str:
     out = ["# Published vs measured", "",
            f"Store: `{summary['tracking_uri']}`. Budgets (profiles) present: {', '.join(summary['profiles'])}. "
-           "Measured = mean ± std over seeds (latest finished run per seed); gap = measured − published. "
+           "Measured = mean ± std over seeds (latest finished run per seed), beside their median; "
+           "gap = measured mean − published. "
            "Unverified published numbers are marked as such; they are design anchors, not targets.", ""]
     for paper in sorted({r["paper"] for r in summary["rows"]}):
         out += [f"## {paper}", ""]
-        out += ["| experiment | profile | metric | published | provenance | measured | n | gap | verdict |",
-                "|---|---|---|---|---|---|---|---|---|"]
+        out += ["| experiment | profile | metric | published | provenance | measured | median | n | gap | verdict |",
+                "|---|---|---|---|---|---|---|---|---|---|"]
         for r in (r for r in summary["rows"] if r["paper"] == paper):
             prov = "—" if r["source"] is None else f"{r['source']} ({'verified' if r['verified'] else 'UNVERIFIED'})"
             meas = Measured(r["values"]).text(4)
             verdict = r["verdict"] + (f"; {r['note']}" if r["note"] else "")
             pub = "—" if r["published"] is None else f"{r['published']:g}{r['unit'] or ''} ± {r['tolerance']}"
             out.append(f"| {r['experiment']} | {r['profile']} | {r['metric']} | {pub} | {prov} | {meas} | "
-                       f"{r['n']} | {_fmt(r['gap'])} | {verdict} |")
+                       f"{_fmt(r['median'])} | {r['n']} | {_fmt(r['gap'])} | {verdict} |")
         paper_claims = [c for c in summary["claims"] if c["paper"] == paper]
         if paper_claims:
             out += ["", "| claim | profile | source | verdict | numbers |", "|---|---|---|---|---|"]

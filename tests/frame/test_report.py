@@ -1,6 +1,7 @@
 """The report: rows from the configs, measured numbers from the store, honest verdicts."""
 
 import json
+import statistics
 
 from reproduce import report
 from tests.helpers import FIXTURE_CONF, run_entry
@@ -16,6 +17,7 @@ def test_report_rows_claims_and_plots(tmp_path, tracking_uri):
     fast = [r for r in summary["rows"] if r["experiment"] == "toy/fast" and r["metric"] == "test/error"]
     assert len(fast) == 1 and fast[0]["n"] == 2 and fast[0]["published"] == 5.0
     assert fast[0]["gap"] == fast[0]["mean"] - 5.0
+    assert fast[0]["median"] == statistics.median(fast[0]["values"])
     assert fast[0]["verdict"] in ("within tolerance", "outside tolerance")
     assert fast[0]["verified"] is False and fast[0]["source"] == "test fixture"
     slow = [r for r in summary["rows"] if r["experiment"] == "toy/slow"]
@@ -25,6 +27,8 @@ def test_report_rows_claims_and_plots(tmp_path, tracking_uri):
 
     md = report.to_markdown(summary, {})
     assert "toy/fast" in md and "UNVERIFIED" in md
+    (row,) = [line for line in md.splitlines() if line.startswith("| toy/fast | paper | test/error |")]
+    assert row.split(" | ")[6] == f"{fast[0]['median']:.4g}"  # the median column, beside mean ± std
 
 
 def test_a_budget_gets_rows_only_for_the_papers_it_ran(tmp_path, tracking_uri):
