@@ -184,11 +184,15 @@ def build(uri: str, profile: str | None = None, searchpath: tuple[str, ...] = ()
     runs = load_runs(uri)
     profiles = sorted({p for (_, p) in runs if profile in (None, p)}) or [profile or "cpu"]
 
+    # A budget gets rows only for the papers it ran: one paper run at profile=paper must not give
+    # every other paper a page of "not run" rows. A paper that ran nothing keeps the default rows.
+    ran: dict[str, set[str]] = defaultdict(set)
+    for exp, prof in runs:
+        if prof in profiles:
+            ran[exp.split("/", 1)[0]].add(prof)
+
     def paper_profiles(paper: str) -> list[str]:
-        # A budget gets rows only for the papers it ran: one paper run at profile=paper must not give
-        # every other paper a page of "not run" rows. A paper that ran nothing keeps the default rows.
-        ran = sorted({p for (exp, p) in runs if p in profiles and exp.split("/", 1)[0] == paper})
-        return ran or [profile or "cpu"]
+        return sorted(ran.get(paper, ())) or [profile or "cpu"]
 
     rows, claims, papers = [], [], {}
     for name, cfg in compose_experiments(experiment_names(searchpath), searchpath).items():
